@@ -1,0 +1,60 @@
+/**
+ * Typed errors shared by every part of lading. Each carries a stable `code`; the CLI maps codes to exit
+ * codes in one table (lifecycle/platform/exit-codes.ts). Messages are one line, say what failed and where,
+ * and never contain credentials.
+ */
+export type ErrorCode =
+  | 'USAGE' // bad flags or arguments
+  | 'REFERENCE_INVALID' // malformed image reference
+  | 'TRANSPORT_UNKNOWN' // unknown transport prefix
+  | 'NOT_FOUND' // image, tag, layout, blob or file does not exist
+  | 'CONTENT_INVALID' // corrupt or malformed content (bad JSON, digest mismatch, wrong size)
+  | 'UNSUPPORTED' // content lading cannot handle (unknown manifest media type, schema 1)
+  | 'AUTH' // authentication or authorization failed
+  | 'NETWORK' // registry unreachable or connection failed after retries
+  | 'REGISTRY' // registry answered with an error we do not retry
+  | 'IO' // local filesystem failure
+  | 'INTERRUPTED' // cancelled by a signal
+  | 'INTERNAL';
+
+export interface LadingErrorOptions {
+  cause?: unknown;
+  /** Whether retrying the same operation may succeed (network blips, 5xx, 429). */
+  temporary?: boolean;
+}
+
+export class LadingError extends Error {
+  readonly code: ErrorCode;
+  readonly temporary: boolean;
+  constructor(code: ErrorCode, message: string, options: LadingErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'LadingError';
+    this.code = code;
+    this.temporary = options.temporary ?? false;
+  }
+}
+
+export class InvalidContentError extends LadingError {
+  constructor(message: string, options: LadingErrorOptions = {}) {
+    super('CONTENT_INVALID', message, options);
+    this.name = 'InvalidContentError';
+  }
+}
+
+export class NotFoundError extends LadingError {
+  constructor(message: string, options: LadingErrorOptions = {}) {
+    super('NOT_FOUND', message, options);
+    this.name = 'NotFoundError';
+  }
+}
+
+export class UnsupportedError extends LadingError {
+  constructor(message: string, options: LadingErrorOptions = {}) {
+    super('UNSUPPORTED', message, options);
+    this.name = 'UnsupportedError';
+  }
+}
+
+export function isLadingError(err: unknown): err is LadingError {
+  return err instanceof LadingError;
+}
