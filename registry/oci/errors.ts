@@ -15,7 +15,19 @@ export type ErrorCode =
   | 'REGISTRY' // registry answered with an error we do not retry
   | 'IO' // local filesystem failure
   | 'INTERRUPTED' // cancelled by a signal
-  | 'INTERNAL';
+  | 'INTERNAL'
+  // lifecycle phases (CNB platform spec exit codes)
+  | 'PLATFORM_API' // platform API not supported
+  | 'BUILDPACK_API' // buildpack API not supported
+  | 'DETECT_NO_GROUP' // no buildpack group passed detection
+  | 'DETECT_ERRORED' // no group passed and a buildpack's detect errored
+  | 'DETECT' // detect phase failed
+  | 'ANALYZE'
+  | 'RESTORE'
+  | 'BUILDPACK_FAILED' // a buildpack's bin/build exited non-zero
+  | 'BUILD' // build phase failed (lifecycle side)
+  | 'EXPORT'
+  | 'REBASE';
 
 export interface LadingErrorOptions {
   cause?: unknown;
