@@ -1,0 +1,64 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { LadingError } from '../../registry/oci/index.js';
+import type { BuildpackDescriptor } from './descriptor.js';
+import type { DetectInputs, DetectOutput, DetectRunner } from './detect.js';
+
+/** Rewrites a command before it runs, e.g. to enter a private mount namespace (design.md §1). */
+export type CommandWrapper = (command: { file: string; args: string[] }) => { file: string; args: string[] };
+
+export interface ProcessDetectRunnerOptions {
+  /** Parent directory for the per-run plan files (default: the OS temp dir). */
+  tmpDir?: string;
+  /** Kill a `/bin/detect` that runs longer than this (default: no limit). */
+  timeoutMs?: number;
+  /** Cancels running detects (Ctrl-C). */
+  signal?: AbortSignal;
+  wrap?: CommandWrapper;
+}
+
+/**
+ * Runs `<bp>/bin/detect` as a process (buildpack.md "Detection"): positional args `<platform> <plan>`,
+ * env CNB_BUILDPACK_DIR, CNB_PLATFORM_DIR and CNB_BUILD_PLAN_PATH (a fresh empty file per run) on top of
+ * the given env and nothing else of the host's, working dir = the app dir; stdout and stderr are captured
+ * together and returned.
+ */
+export class ProcessDetectRunner implements DetectRunner {
+  constructor(private readonly opts: ProcessDetectRunnerOptions = {}) {}
+
+  async detect(bp: BuildpackDescriptor, inputs: DetectInputs): Promise<DetectOutput> {
+    const planDir = await mkdtemp(join(this.opts.tmpDir ?? tmpdir(), 'lading-plan-'));
+    const planFile = join(planDir, 'plan.toml');
+    try {
+      await writeFile(planFile, '', { mode: 0o600 });
+      const command = (this.opts.wrap ?? ((c) => c))({ file: join(bp.dir, 'bin', 'detect'), args: [inputs.platformDir, planFile] });
+      const result = await execa(command.file, command.args, {
+        cwd: inputs.appDir,
+        env: {
+          ...inputs.env,
+          CNB_BUILDPACK_DIR: bp.dir,
+          CNB_PLATFORM_DIR: inputs.platformDir,
+          CNB_BUILD_PLAN_PATH: planFile,
+        },
+        extendEnv: false,
+        stdin: 'ignore',
+        all: true,
+        reject: false,
+        stripFinalNewline: false,
+        ...(this.opts.timeoutMs ? { timeout: this.opts.timeoutMs } : {}),
+        ...(this.opts.signal ? { cancelSignal: this.opts.signal } : {}),
+      });
+      const output = typeof result.all === 'string' ? result.all : '';
+      if (result.exitCode === undefined || result.isTerminated) {
+        const why = result.isCanceled ? 'was cancelled' : result.timedOut ? `timed out after ${this.opts.timeoutMs} ms` : result.signal ? `was killed by ${result.signal}` : `could not start: ${result.shortMessage}`;
+        return { code: -1, output, error: new LadingError(result.isCanceled ? 'INTERRUPTED' : 'DETECT', `${command.file} ${why}`, { cause: result }) };
+      }
+      if (result.exitCode !== 0) return { code: result.exitCode, output };
+      return { code: 0, output, planText: await readFile(planFile, 'utf8'), planFile: `${bp.info.id}@${bp.info.version} build plan` };
+    } finally {
+      await rm(planDir, { recursive: true, force: true });
+    }
+  }
+}
