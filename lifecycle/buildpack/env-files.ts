@@ -39,14 +39,7 @@ export function envFileAction(fileName: string, defaultAction: EnvAction): { nam
  * this directory; names with an unknown suffix are reported and skipped.
  */
 export async function readEnvDir(dir: string, defaultAction: EnvAction, onWarning?: WarningSink): Promise<EnvFile[]> {
-  let entries: import('node:fs').Dirent[];
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
-    throw new LadingError('IO', `${dir}: cannot list env files: ${(err as Error).message}`, { cause: err });
-  }
+  const entries = await listEntries(dir);
   const out: EnvFile[] = [];
   for (const e of entries.filter((x) => !x.isDirectory()).sort((a, b) => compare(a.name, b.name))) {
     const parsed = envFileAction(e.name, defaultAction);
@@ -62,13 +55,7 @@ export async function readEnvDir(dir: string, defaultAction: EnvAction, onWarnin
 
 /** The process-specific env dirs under `env.launch/`: process type → directory. */
 export async function listProcessEnvDirs(envLaunchDir: string): Promise<string[]> {
-  try {
-    return (await readdir(envLaunchDir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort(compare);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
-    throw new LadingError('IO', `${envLaunchDir}: cannot list: ${(err as Error).message}`, { cause: err });
-  }
+  return (await listEntries(envLaunchDir)).filter((e) => e.isDirectory()).map((e) => e.name).sort(compare);
 }
 
 /**
@@ -109,19 +96,23 @@ export function applyEnvFiles(env: Readonly<Env>, files: readonly EnvFile[]): En
  * the whole file name is its name and the contents its value.
  */
 export async function readPlatformEnvDir(dir: string): Promise<Env> {
-  let entries: import('node:fs').Dirent[];
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return {};
-    throw new LadingError('IO', `${dir}: cannot list platform env files: ${(err as Error).message}`, { cause: err });
-  }
+  const entries = await listEntries(dir);
   const env: Env = {};
   for (const e of entries.filter((x) => !x.isDirectory()).sort((a, b) => compare(a.name, b.name))) {
     env[e.name] = await readValue(join(dir, e.name));
   }
   return env;
+}
+
+/** Directory entries; a missing directory (or a file in its place) has none. */
+async function listEntries(dir: string): Promise<import('node:fs').Dirent[]> {
+  try {
+    return await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    throw new LadingError('IO', `${dir}: cannot list env files: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 async function readValue(file: string): Promise<string> {
