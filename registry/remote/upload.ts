@@ -67,6 +67,7 @@ export async function uploadBlob(
   for (let attempt = 0; ; attempt++) {
     let session: URL | undefined;
     let content: Readable | undefined;
+    let contentError: unknown;
     try {
       const scopes = [repositoryScope(repository, ['pull', 'push'])];
       let url = `/v2/${repository}/blobs/uploads/`;
@@ -81,6 +82,9 @@ export async function uploadBlob(
       session = locationOf(client, started, what);
       options.sessions.add(session.toString());
       content = verifiedStream(await open(), desc, `${what} (source content)`);
+      content.on('error', (e) => {
+        contentError ??= e;
+      });
       let done;
       if (desc.size <= options.monolithicLimit) {
         done = await client.expect(
@@ -128,7 +132,9 @@ export async function uploadBlob(
         throw new InvalidContentError(`${what}: the registry stored it as ${claimed}`);
       }
       return 'uploaded';
-    } catch (err) {
+    } catch (caught) {
+      // Bad source content explains whatever the registry said about it.
+      const err = contentError instanceof LadingError ? contentError : caught;
       content?.destroy();
       if (session) {
         options.sessions.delete(session.toString());
