@@ -162,7 +162,7 @@ describe.skipIf(!HAVE)('registry client against the real registry 2.8', () => {
     it('fails with AUTH, without the password in the message, for a wrong password or none', async () => {
       const wrong = 'not-the-password-xyz123';
       const source = await openRegistrySource(parseRegistryReference(`${reg.host}/basic/app:v1`), { retry: FAST, credentials: basicCreds(reg, wrong) });
-      const err = await source.resolve().catch((e: unknown) => e as Error & { code: string });
+      const err = (await source.resolve().catch((e: unknown) => e)) as Error & { code: string };
       expect(err.code).toBe('AUTH');
       expect(err.message).toContain(`refused the credentials for user "${reg.username}"`);
       expect(err.message).not.toContain(wrong);
