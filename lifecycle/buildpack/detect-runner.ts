@@ -5,9 +5,10 @@ import { execa } from 'execa';
 import { LadingError } from '../../registry/oci/index.js';
 import type { BuildpackDescriptor } from './descriptor.js';
 import type { DetectInputs, DetectOutput, DetectRunner } from './detect.js';
+import { detectInvocation, type Invocation } from './invocation.js';
 
-/** Rewrites a command before it runs, e.g. to enter a private mount namespace (design.md §1). */
-export type CommandWrapper = (command: { file: string; args: string[] }) => { file: string; args: string[] };
+/** Rewrites an invocation before it runs, e.g. to enter a private mount namespace (design.md §1). */
+export type CommandWrapper = (invocation: Invocation) => Invocation;
 
 export interface ProcessDetectRunnerOptions {
   /** Parent directory for the per-run plan files (default: the OS temp dir). */
@@ -33,15 +34,10 @@ export class ProcessDetectRunner implements DetectRunner {
     const planFile = join(planDir, 'plan.toml');
     try {
       await writeFile(planFile, '', { mode: 0o600 });
-      const command = (this.opts.wrap ?? ((c) => c))({ file: join(bp.dir, 'bin', 'detect'), args: [inputs.platformDir, planFile] });
+      const command = (this.opts.wrap ?? ((c) => c))(detectInvocation(bp, { ...inputs, planPath: planFile }));
       const result = await execa(command.file, command.args, {
-        cwd: inputs.appDir,
-        env: {
-          ...inputs.env,
-          CNB_BUILDPACK_DIR: bp.dir,
-          CNB_PLATFORM_DIR: inputs.platformDir,
-          CNB_BUILD_PLAN_PATH: planFile,
-        },
+        cwd: command.cwd,
+        env: command.env,
         extendEnv: false,
         stdin: 'ignore',
         all: true,

@@ -13,3 +13,5 @@ export * from './sbom-files.js';
 export * from './env-files.js';
 export * from './layer-env.js';
 export * from './process-env.js';
+export * from './invocation.js';
+export * from './build-outputs.js';

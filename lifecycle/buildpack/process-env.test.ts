@@ -51,6 +51,12 @@ describe('buildpack.md: Security Considerations — the filtered host env', () =
     expect(npmConfigFiles({ NPM_CONFIG_USERCONFIG: '/u', npm_config_globalconfig: '/g' })).toEqual({ userconfig: '/u', globalconfig: '/g' });
   });
 
+  it('puts the node running lading on PATH when asked, once', () => {
+    expect(filterHostEnv({ PATH: '/usr/bin' }, { execPath: '/opt/node/bin/node', nodeOnPath: true })['PATH']).toBe('/opt/node/bin:/usr/bin');
+    expect(filterHostEnv({ PATH: '/usr/bin' }, { execPath: '/usr/bin/node', nodeOnPath: true })['PATH']).toBe('/usr/bin');
+    expect(filterHostEnv({}, { execPath: '/opt/node/bin/node', nodeOnPath: true })['PATH']).toBe('/opt/node/bin');
+  });
+
   it('keeps a single spelling of the npmrc locations', () => {
     const env = filterHostEnv({ HOME: '/h', npm_config_userconfig: '/custom/npmrc' });
     expect(env).toEqual({ HOME: '/h', NPM_CONFIG_USERCONFIG: '/custom/npmrc', NPM_CONFIG_GLOBALCONFIG: '/usr/etc/npmrc' });

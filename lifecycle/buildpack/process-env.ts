@@ -1,6 +1,6 @@
 import { dirname, join } from 'node:path';
 import { applyEnvFiles, type Env, type EnvFile } from './env-files.js';
-import { POSIX_PATH_VARS, prependPathList } from './layer-env.js';
+import { PATH_LIST_SEPARATOR, POSIX_PATH_VARS, prependPathList } from './layer-env.js';
 
 /**
  * Host variables a buildpack process inherits: the Go lifecycle's list (HOME, HOSTNAME, proxies in either
@@ -30,6 +30,8 @@ const NPM_CONFIG_RE = /^npm_config_/i;
 export interface HostEnvOptions {
   /** The node executable running lading (`process.execPath`), from which npm derives its global prefix. */
   execPath?: string;
+  /** Prepend the directory of `execPath` to PATH, so host-mode buildpacks written in node find it (design.md §8). */
+  nodeOnPath?: boolean;
 }
 
 /**
@@ -43,6 +45,10 @@ export function filterHostEnv(host: Readonly<Record<string, string | undefined>>
   for (const [k, v] of Object.entries(host)) {
     if (v === undefined) continue;
     if (HOST_ENV_ALLOWED.has(k) || NPM_CONFIG_RE.test(k)) env[k] = v;
+  }
+  if (opts.nodeOnPath && opts.execPath) {
+    const bin = dirname(opts.execPath);
+    if (!(env['PATH'] ?? '').split(PATH_LIST_SEPARATOR).includes(bin)) Object.assign(env, prependPathList(env, 'PATH', bin));
   }
   const npm = npmConfigFiles(host, opts.execPath);
   if (npm.userconfig) env['NPM_CONFIG_USERCONFIG'] = npm.userconfig;
