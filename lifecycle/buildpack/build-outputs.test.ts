@@ -1,6 +1,6 @@
-import { mkdtemp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { tempTrees } from '../../test/support/temp-tree.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readBuildOutputs } from './build-outputs.js';
 import { parseBuildpackDescriptor } from './descriptor.js';
@@ -11,17 +11,9 @@ const bp = parseBuildpackDescriptor(
   '/bp',
 );
 const plan = [{ name: 'node', metadata: {} }, { name: 'npm', metadata: {} }];
-const dirs: string[] = [];
-afterEach(async () => {
-  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
-});
-async function layersDir(files: Record<string, string>, layerDirs: string[] = []): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'lading-outputs-'));
-  dirs.push(dir);
-  for (const d of layerDirs) await mkdir(join(dir, d), { recursive: true });
-  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
-  return dir;
-}
+const trees = tempTrees('lading-layers-');
+afterEach(() => trees.cleanup());
+const layersDir = (files: Record<string, string>, layerDirs: string[] = []) => trees.create(files, layerDirs);
 
 describe('buildpack.md: Phase #5: Build — outputs of one buildpack', () => {
   it('reads layers, launch.toml, build.toml unmet, store.toml and SBOMs together', async () => {

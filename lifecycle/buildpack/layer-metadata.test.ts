@@ -1,22 +1,15 @@
-import { mkdtemp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tempTrees } from '../../test/support/temp-tree.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'smol-toml';
 import { layerExecEnv, layerToml, parseLayerMetadata, processBuildpackLayers, restoredLayerToml } from './layer-metadata.js';
 
 const FILE = '/layers/acme_node/node.toml';
-const dirs: string[] = [];
-afterEach(async () => {
-  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
-});
-async function layersDir(files: Record<string, string>, layerDirs: string[] = []): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'lading-layers-'));
-  dirs.push(dir);
-  for (const d of layerDirs) await mkdir(join(dir, d, 'bin'), { recursive: true });
-  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
-  return dir;
-}
+const trees = tempTrees('lading-layers-');
+afterEach(() => trees.cleanup());
+const layersDir = (files: Record<string, string>, layerDirs: string[] = []) => trees.create(files, layerDirs.map((d) => `${d}/bin`));
 
 describe('buildpack.md: Layer Content Metadata (TOML)', () => {
   it('reads [types] and [metadata]', () => {
