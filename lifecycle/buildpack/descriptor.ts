@@ -2,7 +2,6 @@ import { join } from 'node:path';
 import semver from 'semver';
 import { checkBuildpackApi } from './api-version.js';
 import { readTextFile, parseToml, tomlFields, type TomlFields, type TomlTable } from './toml-file.js';
-import { SBOM_MEDIA_TYPES } from './sbom-files.js';
 
 /** buildpack.toml problems are the buildpack author's; the message names the file and key. */
 const CODE = 'CONTENT_INVALID' as const;
@@ -102,13 +101,9 @@ export function parseBuildpackDescriptor(text: string, file: string, dir: string
   const version = bp.string('version');
   const badId = invalidBuildpackId(id) ?? invalidBuildpackVersion(version);
   if (badId) bp.fail(badId);
+  // Undeclarable media types are not refused here (the Go lifecycle accepts them too); an SBOM file of a
+  // type lading cannot place is refused when the buildpack writes one (sbom-files.ts).
   const sbomFormats = bp.stringArray('sbom-formats');
-  for (const f of sbomFormats) {
-    const base = f.split(';')[0]!.trim();
-    if (!SBOM_MEDIA_TYPES.has(base)) {
-      bp.fail(`buildpack.sbom-formats: "${f}" is not a supported SBOM media type (${[...SBOM_MEDIA_TYPES.keys()].join(', ')})`);
-    }
-  }
   const info: BuildpackInfo = {
     id,
     version,

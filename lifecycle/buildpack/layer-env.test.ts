@@ -16,6 +16,8 @@ function layer(bp: string, name: string, dirs: ('bin' | 'lib' | 'include' | 'pkg
     lib: dirs.includes('lib'),
     include: dirs.includes('include'),
     pkgconfig: dirs.includes('pkgconfig'),
+    execD: false,
+    profileD: false,
     env: conv(files.env),
     envBuild: conv(files.envBuild),
     envLaunch: conv(files.envLaunch),
@@ -100,13 +102,13 @@ describe('buildpack.md: Provided by the Buildpacks — reading a layer directory
   it('reads bin/lib presence and env, env.build, env.launch and env.launch/<process> files', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'lading-layer-'));
     roots.push(dir);
-    for (const d of ['bin', 'lib', 'env', 'env.build', 'env.launch/web']) await mkdir(join(dir, d), { recursive: true });
+    for (const d of ['bin', 'lib', 'exec.d', 'env', 'env.build', 'env.launch/web']) await mkdir(join(dir, d), { recursive: true });
     await writeFile(join(dir, 'env', 'NODE_HOME.default'), '/layers/node/node');
     await writeFile(join(dir, 'env.build', 'NODE_ENV'), 'development');
     await writeFile(join(dir, 'env.launch', 'NODE_ENV'), 'production');
     await writeFile(join(dir, 'env.launch', 'web', 'PORT.default'), '8080');
     const src = await readLayerEnv(dir, 'node', '/layers/acme_node/node');
-    expect(src).toMatchObject({ name: 'node', path: '/layers/acme_node/node', bin: true, lib: true, include: false, pkgconfig: false });
+    expect(src).toMatchObject({ name: 'node', path: '/layers/acme_node/node', bin: true, lib: true, include: false, pkgconfig: false, execD: true, profileD: false });
     expect(src.env.map((e) => `${e.name}.${e.action}=${e.value}`)).toEqual(['NODE_HOME.default=/layers/node/node']);
     expect(src.envBuild.map((e) => e.value)).toEqual(['development']);
     expect(src.envLaunch.map((e) => e.value)).toEqual(['production']);

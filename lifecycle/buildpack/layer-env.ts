@@ -12,6 +12,9 @@ export interface LayerEnvSource {
   lib: boolean;
   include: boolean;
   pkgconfig: boolean;
+  /** `exec.d/` and `profile.d/` exist: lading does not run them (no launcher), so the exporter warns. */
+  execD: boolean;
+  profileD: boolean;
   env: EnvFile[];
   envBuild: EnvFile[];
   envLaunch: EnvFile[];
@@ -58,6 +61,8 @@ export async function readLayerEnv(dir: string, name: string, path = dir, onWarn
     lib: await isDir(join(dir, 'lib')),
     include: await isDir(join(dir, 'include')),
     pkgconfig: await isDir(join(dir, 'pkgconfig')),
+    execD: await isDir(join(dir, 'exec.d')),
+    profileD: await isDir(join(dir, 'profile.d')),
     env: await readEnvDir(join(dir, 'env'), 'override', onWarning),
     envBuild: await readEnvDir(join(dir, 'env.build'), 'override', onWarning),
     envLaunch: await readEnvDir(envLaunchDir, 'override', onWarning),
