@@ -206,10 +206,11 @@ function idOf(o: object | undefined): number {
  * dispatcher, credentials and insecure setting) share one connection pool and one token cache.
  */
 export function registryClient(registry: string, options: RegistryOptions = {}): RegistryClient {
-  const key = `${baseUrlFor(registry, options.insecure)}|${registry}|${idOf(options.dispatcher)}|${idOf(options.credentials)}`;
+  const credentials = options.credentials ?? DEFAULT_CREDENTIALS;
+  const key = `${baseUrlFor(registry, options.insecure)}|${registry}|${idOf(options.dispatcher)}|${idOf(credentials)}`;
   let client = clients.get(key);
   if (!client) {
-    client = new RegistryClient(registry, options);
+    client = new RegistryClient(registry, { ...options, credentials });
     clients.set(key, client);
   }
   return client;

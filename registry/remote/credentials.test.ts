@@ -148,3 +148,12 @@ describe('defaultCredentials', () => {
     expect(await r('r.example', 'a')).toEqual({ kind: 'header', value: 'Bearer z' });
   });
 });
+
+describe('defaultCredentials identity', () => {
+  it('returns one resolver per environment object, so registry clients are shared', () => {
+    const env = { HOME: '/nowhere' };
+    expect(defaultCredentials({ env })).toBe(defaultCredentials({ env }));
+    expect(defaultCredentials()).toBe(defaultCredentials({ env: process.env }));
+    expect(defaultCredentials({ env })).not.toBe(defaultCredentials({ env: { ...env } }));
+  });
+});

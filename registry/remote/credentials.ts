@@ -206,6 +206,19 @@ export function credentialFiles(env: CredentialEnvironment = {}): { path: string
  * auth files, then anonymous (undefined).
  */
 export function defaultCredentials(env: CredentialEnvironment = {}): CredentialResolver {
+  // The same environment gives the same resolver, so registry clients (keyed by resolver) are shared.
+  const memoizable = env.home === undefined && env.runHelper === undefined;
+  const key = env.env ?? process.env;
+  const known = memoizable ? memo.get(key) : undefined;
+  if (known) return known;
+  const resolver = makeDefaultCredentials(env);
+  if (memoizable) memo.set(key, resolver);
+  return resolver;
+}
+
+const memo = new WeakMap<object, CredentialResolver>();
+
+function makeDefaultCredentials(env: CredentialEnvironment): CredentialResolver {
   return async (registry, repository) => {
     const e = env.env ?? process.env;
     if (e.CNB_REGISTRY_AUTH) {
