@@ -35,22 +35,24 @@ export class FileLayer implements Layer {
     this.uncompressedSize = init.uncompressedSize;
     this.#gzip = init.gzip;
     if (init.annotations !== undefined) this.annotations = init.annotations;
+    // Own properties bound to this instance: callers copy layers with `{ ...layer, mediaType }`.
+    this.compressed = async () => this.#open();
+    this.uncompressed = async () => {
+      const raw = this.#open();
+      if (!this.#gzip) return raw;
+      const gunzip = createGunzip();
+      raw.on('error', (err) => gunzip.destroy(err));
+      return raw.pipe(gunzip);
+    };
   }
+
+  readonly compressed: () => Promise<Readable>;
+  /** The tar, gunzipped on the fly for gzip layers. */
+  readonly uncompressed: () => Promise<Readable>;
+
 
   get disposed(): boolean {
     return this.#disposed;
-  }
-
-  async compressed(): Promise<Readable> {
-    return this.#open();
-  }
-
-  async uncompressed(): Promise<Readable> {
-    const raw = this.#open();
-    if (!this.#gzip) return raw;
-    const gunzip = createGunzip();
-    raw.on('error', (err) => gunzip.destroy(err));
-    return raw.pipe(gunzip);
   }
 
   /** Removes the spooled blob; the layer cannot be read afterwards. Safe to call twice. */

@@ -25,7 +25,8 @@ async function writeEntries(pack: tar.Pack, plan: readonly PlannedEntry[], mtime
   const prefetch = new Prefetcher(plan);
   for (let i = 0; i < plan.length; i++) {
     const e = plan[i] as PlannedEntry;
-    const header: Partial<tar.Header> & { name: string } = { name: e.name, type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, mtime, size: e.size, uname: '', gname: '' };
+    const name = e.type === 'directory' ? `${e.name}/` : e.name; // trailing slash, as GNU tar and Docker write
+    const header: Partial<tar.Header> & { name: string } = { name, type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, mtime, size: e.size, uname: '', gname: '' };
     if (e.linkname !== undefined) header.linkname = e.linkname;
     if (e.type !== 'file') {
       await addEntry(pack, header);
@@ -54,6 +55,7 @@ async function streamEntry(pack: tar.Pack, header: Partial<tar.Header> & { name:
     sink = pack.entry(header, (err) => (err ? reject(err) : resolve()));
   });
   done.catch(() => undefined);
+  sink.on('error', () => undefined); // the failure reaches the reader through the pack stream
   const rs = createReadStream(e.source as string, { highWaterMark: 1 << 20 });
   let read = 0;
   try {
