@@ -79,9 +79,8 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
   const auth = options.auth ?? 'none';
   const dir = await mkdtemp(join(tmpdir(), 'lading-registry-'));
   const dataDir = join(dir, 'data');
-  const port = await freePort();
-  const host = `127.0.0.1:${port}`;
-  const url = `http://${host}`;
+  let host = `127.0.0.1:${await freePort()}`;
+  let url = `http://${host}`;
   const username = auth === 'none' ? undefined : 'lading';
   const password = auth === 'none' ? undefined : `pw-${randomBytes(9).toString('hex')}`;
   const service = 'lading-test-registry';
@@ -104,7 +103,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
     ].join('\n');
   }
   const configPath = join(dir, 'config.yml');
-  await writeFile(configPath, [
+  const writeConfig = () => writeFile(configPath, [
     'version: 0.1',
     'log:', '  level: error', '  accesslog:', '    disabled: true',
     'storage:', '  filesystem:', `    rootdirectory: ${dataDir}`, '  delete:', '    enabled: true',
@@ -126,13 +125,29 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
     for (let i = 0; i < 200; i++) {
       if (c.exitCode !== null) throw new Error(`docker-registry exited (${c.exitCode}) while starting: ${stderr.trim()}`);
       const status = await ping(url);
-      if (status === 200 || status === 401) return;
+      // Still ours? (another process may hold the port and answer instead)
+      if ((status === 200 || status === 401) && c.exitCode === null) return;
       await sleep(50);
     }
     c.kill('SIGKILL');
     throw new Error(`docker-registry did not answer on ${url} within 10 s: ${stderr.trim()}`);
   };
-  await launch();
+  // The free port may be taken between probing and binding: try a few.
+  for (let tries = 1; ; tries++) {
+    await writeConfig();
+    try {
+      await launch();
+      break;
+    } catch (err) {
+      if (tries >= 3 || !/address already in use/i.test(String(err))) {
+        await tokenServer?.close();
+        await rm(dir, { recursive: true, force: true });
+        throw err;
+      }
+      host = `127.0.0.1:${await freePort()}`;
+      url = `http://${host}`;
+    }
+  }
 
   const kill = async (): Promise<void> => {
     const c = child;
