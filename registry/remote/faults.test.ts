@@ -272,3 +272,40 @@ describe('redirects', () => {
     expect(seen?.authorization).toBeUndefined();
   });
 });
+
+describe('blob downloads (in-process registry)', () => {
+  it('resumes a body cut off mid-stream with a Range request', async () => {
+    const payload = Buffer.alloc(300_000);
+    for (let i = 0; i < payload.length; i++) payload[i] = i % 251;
+    const digest = digestOf(payload);
+    const ranges: (string | undefined)[] = [];
+    const reg = await start({
+      intercept: (req, res, raw) => {
+        if (!req.path.endsWith(`/blobs/${digest}`)) return false;
+        ranges.push(req.headers.range);
+        if (!req.headers.range) {
+          res.writeHead(200, { 'content-length': payload.length });
+          res.write(payload.subarray(0, 100_000), () => raw.socket.destroy());
+          return true;
+        }
+        const from = Number(/bytes=(\d+)-/.exec(req.headers.range)?.[1]);
+        res.writeHead(206, { 'content-length': payload.length - from, 'content-range': `bytes ${from}-${payload.length - 1}/${payload.length}` });
+        res.end(payload.subarray(from));
+        return true;
+      },
+    });
+    const events: RegistryEvent[] = [];
+    const source = await openRegistrySource(parseRegistryReference(`${reg.host}/r/app:v1`), fast([], events));
+    const got = await readAll(await source.blob({ mediaType: MediaType.OciLayer, digest, size: payload.length }));
+    expect(got.equals(payload)).toBe(true);
+    expect(ranges[0]).toBeUndefined();
+    expect(ranges[1]).toMatch(/^bytes=\d+-$/);
+    expect(events.some((e) => e.type === 'retry' && e.reason.startsWith('body cut off'))).toBe(true);
+  });
+
+  it('a missing blob fails when opened, with NOT_FOUND', async () => {
+    const reg = await start();
+    const source = await openRegistrySource(parseRegistryReference(`${reg.host}/r/app:v1`), fast());
+    await expect(source.blob({ mediaType: MediaType.OciLayer, digest: digestOf('nope'), size: 4 })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+});

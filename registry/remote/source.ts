@@ -4,7 +4,7 @@ import { familiarName, type RegistryReference } from '../reference.js';
 import { callContext, registryClient, type CallContext, type RegistryClient, type RegistryOptions } from './client.js';
 import { fetchManifest } from './manifests.js';
 import { referrersFromApi, referrersFromFallback } from './referrers.js';
-import { repositoryScope } from './scope.js';
+import { readBlob } from './blob-reader.js';
 
 const CACHED_MANIFESTS = 64;
 
@@ -38,18 +38,7 @@ class RegistrySource implements ContentSource {
   }
 
   async blob(desc: Descriptor): Promise<Readable> {
-    const res = await this.client.expect(
-      {
-        method: 'GET',
-        url: `/v2/${this.ref.repository}/blobs/${desc.digest}`,
-        repository: this.ref.repository,
-        scopes: [repositoryScope(this.ref.repository, ['pull'])],
-        followRedirects: true,
-      },
-      [200],
-      this.ctx,
-    );
-    return res.body;
+    return readBlob(this.client, this.ctx, this.ref.repository, desc);
   }
 
   async referrers(subject: Digest): Promise<Descriptor[]> {
