@@ -1,0 +1,104 @@
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import {
+  LadingError, NotFoundError, type BlobPutResult, type ContentSink, type Descriptor, type PutManifestOptions,
+} from '../oci/index.js';
+import { LOCK_FILE } from '../layout/index.js';
+import { extractTar, packDirectory } from './tar-files.js';
+
+export interface ArchiveOptions {
+  /** Where archives are unpacked and staged (default the OS temp dir). */
+  tmpDir?: string;
+}
+
+/** A private temp directory holding the unpacked content of `archive` (empty when `archive` is undefined). */
+export async function unpackArchive(archive: string | undefined, options: ArchiveOptions, kind: string): Promise<string> {
+  const root = await mkdtemp(join(options.tmpDir ?? tmpdir(), `lading-${kind}-`));
+  try {
+    if (archive !== undefined) await extractTar(archive, root);
+    return root;
+  } catch (err) {
+    await rm(root, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Re-throws `err` with the temp directory's path replaced by the archive's, so messages name what the user gave. */
+export function renamed(err: unknown, root: string, archive: string): unknown {
+  if (!(err instanceof LadingError) || !err.message.includes(root)) return err;
+  const e = new LadingError(err.code, err.message.split(root).join(archive), { cause: err, temporary: err.temporary });
+  e.name = err.name;
+  return e;
+}
+
+/** Fails unless the directory `path` would be written into exists. */
+export async function checkDestination(path: string): Promise<{ exists: boolean }> {
+  const parent = dirname(resolve(path));
+  if (!(await stat(parent).catch(() => undefined))?.isDirectory()) {
+    throw new NotFoundError(`cannot write ${path}: directory ${parent} does not exist`);
+  }
+  const st = await stat(path).catch(() => undefined);
+  if (st?.isDirectory()) throw new LadingError('USAGE', `cannot write archive ${path}: it is a directory`);
+  return { exists: st !== undefined };
+}
+
+export interface StagedArchiveHooks {
+  /** Sees each manifest before it is stored (to refuse what the format cannot hold). */
+  onManifest?(bytes: Buffer, mediaType: string, options: PutManifestOptions): Promise<void>;
+  /** Runs after the staged layout is committed and before it is packed (extra files such as manifest.json). */
+  beforePack?(): Promise<void>;
+}
+
+/**
+ * A sink writing a staged OCI layout (in a private temp dir) that becomes an archive at commit: the tar is
+ * written next to the destination and renamed over it, so readers see the old archive or the new one.
+ */
+export class StagedArchiveSink implements ContentSink {
+  #done = false;
+  constructor(
+    private readonly inner: ContentSink,
+    private readonly staging: string,
+    private readonly layoutDir: string,
+    private readonly dest: string,
+    private readonly hooks: StagedArchiveHooks = {},
+  ) {}
+
+  get location(): string {
+    return this.inner.location;
+  }
+
+  hasBlob(desc: Descriptor): Promise<boolean> {
+    return this.inner.hasBlob(desc);
+  }
+
+  putBlob(desc: Descriptor, open: () => Promise<Readable>): Promise<BlobPutResult> {
+    return this.inner.putBlob(desc, open);
+  }
+
+  async putManifest(bytes: Buffer, mediaType: string, options: PutManifestOptions = {}): Promise<Descriptor> {
+    await this.hooks.onManifest?.(bytes, mediaType, options);
+    return this.inner.putManifest(bytes, mediaType, options);
+  }
+
+  async commit(): Promise<void> {
+    try {
+      await this.inner.commit();
+      await this.hooks.beforePack?.();
+      await packDirectory(this.layoutDir, this.dest, (name) => name === LOCK_FILE || name.startsWith('.lading-tmp-'));
+    } catch (err) {
+      await this.abort();
+      throw err;
+    }
+    this.#done = true;
+    await rm(this.staging, { recursive: true, force: true });
+  }
+
+  async abort(): Promise<void> {
+    if (this.#done) return;
+    this.#done = true;
+    await this.inner.abort().catch(() => {});
+    await rm(this.staging, { recursive: true, force: true });
+  }
+}
