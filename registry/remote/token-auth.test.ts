@@ -19,7 +19,7 @@ describe.skipIf(!HAVE)('Bearer token auth against the real registry 2.8 and a te
   beforeAll(async () => {
     reg = await startRegistry({
       auth: 'token',
-      token: { refreshTokens: { 'refresh-token-for-lading': 'lading' }, allow: (_u, repo, actions) => (repo.startsWith('readonly/') ? actions.filter((a) => a === 'pull') : actions) },
+      token: { refreshTokens: { 'refresh-token-for-lading': 'lading' }, allow: (_u, repo, actions) => (repo.startsWith('private/') ? [] : repo.startsWith('readonly/') ? actions.filter((a) => a === 'pull') : actions) },
     });
   });
   afterAll(async () => {
@@ -70,6 +70,18 @@ describe.skipIf(!HAVE)('Bearer token auth against the real registry 2.8 and a te
     expect(results).toEqual(['mounted', 'mounted']);
     const scopes = reg.tokenServer!.requests.slice(before).map((r) => [...r.scopes].sort().join(' '));
     expect(scopes).toContain('repository:tok/base:pull repository:tok/other:pull,push');
+  });
+
+  it('uploads instead of mounting when the source repository is not readable', async () => {
+    const image = await randomImage({ layers: 1 });
+    const sink = await openRegistrySink(parseRegistryReference(`${reg.host}/tok/fallback:v1`), options(basic()));
+    let opened = 0;
+    const layer = image.layers[0]!;
+    const result = await sink.putBlob(image.manifest.layers[0]!, async () => {
+      opened++;
+      return layer.compressed();
+    }, { from: { registry: reg.host, repository: 'private/base' } });
+    expect([result, opened]).toEqual(['uploaded', 1]);
   });
 
   it('uses the OAuth2 refresh_token POST flow for identity tokens', async () => {

@@ -75,7 +75,16 @@ export async function uploadBlob(
         scopes.push(repositoryScope(mountFrom.repository, ['pull']));
         url += `?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(mountFrom.repository)}`;
       }
-      const started = await client.expect({ method: 'POST', url, repository, scopes, headers: { 'content-length': '0' } }, [201, 202], ctx);
+      let started;
+      try {
+        started = await client.expect({ method: 'POST', url, repository, scopes, headers: { 'content-length': '0' } }, [201, 202], ctx);
+      } catch (err) {
+        // No pull access to the source repository: upload instead of mounting.
+        if (!mountFrom || !(err instanceof LadingError) || err.code !== 'AUTH') throw err;
+        mountFrom = undefined;
+        attempt--;
+        continue;
+      }
       await started.body.dump();
       if (started.statusCode === 201) return 'mounted';
       mountFrom = undefined; // the registry declined the mount (202): upload into the session it opened
