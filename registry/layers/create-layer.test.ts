@@ -239,6 +239,15 @@ describe('special files', () => {
   });
 });
 
+describe('file names that are not UTF-8', () => {
+  it('fail with the directory named (tar names are UTF-8; a lossy name would change the file)', async () => {
+    const dir = join(work, 'latin1');
+    await mkdir(dir, { recursive: true });
+    await writeFile(Buffer.concat([Buffer.from(`${dir}/caf`), Buffer.from([0xe9])]), 'x');
+    await expect(build({ directories: [{ source: dir, target: '/l' }] })).rejects.toThrow(`in ${dir} is not valid UTF-8`);
+  });
+});
+
 describe('createLayers', () => {
   it('builds several layers in order and they validate inside an image', async () => {
     const layers = await createLayers(

@@ -129,7 +129,8 @@ class PortablePool implements BlockDeflater {
 
   #spawn(): Worker {
     const pako = createRequire(import.meta.url).resolve('pako');
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { pako } });
+    // execArgv [] so a parent's --input-type=module cannot turn the CommonJS source into ESM.
+    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { pako } });
     this.#workers++;
     worker.on('message', (msg: { id: number; out?: Uint8Array; error?: string }) => {
       const job = this.#busy.get(worker);
