@@ -5,3 +5,5 @@
 export * from './exit-codes.js';
 export * from './features.js';
 export * from './project-descriptor.js';
+export * from './labels.js';
+export * from './report.js';
