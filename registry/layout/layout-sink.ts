@@ -85,6 +85,18 @@ async function blobPresent(path: string, size: number): Promise<boolean> {
   }
 }
 
+/** Staging directories older than this were left by a crashed writer (no export stays open for a day). */
+const ABANDONED_MS = 24 * 3600_000;
+
+async function removeAbandonedStaging(dir: string, own: string | undefined): Promise<void> {
+  for (const name of await readdir(dir)) {
+    const path = join(dir, name);
+    if (!name.startsWith(STAGING_PREFIX) || path === own) continue;
+    const st = await stat(path).catch(() => undefined);
+    if (st && Date.now() - st.mtimeMs > ABANDONED_MS) await rm(path, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
 class LayoutSink implements ContentSink {
   #staging: string | undefined;
   #stagingReady: Promise<string> | undefined;
@@ -183,6 +195,7 @@ class LayoutSink implements ContentSink {
       await writeFileAtomic(join(this.dir, OCI_LAYOUT_FILE), OCI_LAYOUT_BYTES);
     }
     await mkdir(join(this.dir, BLOBS_DIR), { recursive: true });
+    await removeAbandonedStaging(this.dir, this.#staging);
     for (const [digest, path] of this.#staged) {
       const target = blobPath(this.dir, digest);
       const size = (await stat(path)).size;

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync, mkdirSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -161,6 +161,16 @@ describe('OCI layout sink and source', () => {
       expect(snapshot(dir)).toEqual(before);
     }
     expect(existsSync(join(tmp, 'new'))).toBe(false);
+  });
+
+  it('removes staging directories a crashed writer left a day ago, not recent ones', async () => {
+    const dir = join(tmp, 'crashed');
+    await write(dir, 'v1', await randomImage({ layers: 1 }));
+    for (const name of ['.lading-tmp-old', '.lading-tmp-new']) mkdirSync(join(dir, name));
+    const dayAgo = new Date(Date.now() - 25 * 3600_000);
+    utimesSync(join(dir, '.lading-tmp-old'), dayAgo, dayAgo);
+    await write(dir, 'v2', await randomImage({ layers: 1 }));
+    expect(readdirSync(dir).sort()).toEqual(['.lading-tmp-new', 'blobs', 'index.json', 'oci-layout']);
   });
 
   it('refuses a manifest whose blobs were not written, and one of an unknown media type', async () => {

@@ -70,6 +70,8 @@ describe('local image store', () => {
       { name: 'zeta:1', digest: b.descriptor.digest, mediaType: MediaType.DockerManifest, created: '1980-01-01T00:00:01Z', size: sizeOf(b) },
     ]);
     expect(await listStoreImages({ home: join(tmp, 'empty') })).toEqual([]);
+    rmSync(join(home, 'store', 'blobs', 'sha256', b.manifest.config.digest.slice(7)));
+    expect((await listStoreImages({ home }))[0]).toEqual({ name: 'alpha:2', digest: b.descriptor.digest, mediaType: MediaType.DockerManifest, size: b.descriptor.size });
   });
 
   it('removes a name, and the referrers of a manifest no other name keeps', async () => {

@@ -125,7 +125,9 @@ export async function listStoreImages(options: StoreOptions = {}): Promise<Store
   for (const entry of layout.index.manifests) {
     const name = normalizedName(refNameOf(entry));
     if (name === undefined) continue; // referrers and other untagged entries
-    out.push({ name, digest: entry.digest, mediaType: entry.mediaType, ...(await describe(layout, entry)) });
+    // A damaged entry is still listed (with the size index.json gives) so `lading images` shows it and rmi can remove it.
+    const details = await describe(layout, entry).catch(() => ({ size: entry.size }));
+    out.push({ name, digest: entry.digest, mediaType: entry.mediaType, ...details });
   }
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
