@@ -1,0 +1,154 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readAll } from '../../registry/image/index.js';
+import { hexOf, type Digest, type Layer } from '../../registry/oci/index.js';
+import { openRegistrySink, openRegistrySource } from '../../registry/remote/index.js';
+import { parseRegistryReference } from '../../registry/reference.js';
+import { bufferLayer, tarOf } from '../../test/support/random-image.js';
+import { startRegistry, type TestRegistry } from '../../test/support/registry.js';
+import { tempTrees } from '../../test/support/temp-tree.js';
+import { requireTools } from '../../test/support/tools.js';
+import type { CacheMetadata } from '../platform/index.js';
+import { DirCache, ImageCache, extractLayerTar, type LayerCache } from './index.js';
+
+const trees = tempTrees('lading-cache-');
+afterEach(() => trees.cleanup());
+
+async function layerOf(name: string, content: string): Promise<Layer> {
+  return bufferLayer(await tarOf({ [`layers/example_bp/${name}/file.txt`]: content }));
+}
+
+function metadataFor(layers: Record<string, Layer>): CacheMetadata {
+  const entries = Object.fromEntries(
+    Object.entries(layers).map(([name, l]) => [name, { sha: l.diffId, data: { name }, build: false, launch: false, cache: true }]),
+  );
+  return { buildpacks: [{ key: 'example/bp', version: '1.0.0', layers: entries }] };
+}
+
+const byDiffId = (...layers: Layer[]) => new Map(layers.map((l) => [l.diffId, l] as const));
+
+async function restoreAll(cache: LayerCache, into: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const bp of (await cache.read()).buildpacks) {
+    for (const [name, l] of Object.entries(bp.layers)) {
+      await extractLayerTar(await cache.open(l.sha as Digest), `layers/example_bp/${name}`, join(into, name));
+      out[name] = await readFile(join(into, name, 'file.txt'), 'utf8');
+    }
+  }
+  return out;
+}
+
+describe('platform.md "Caching": directory cache (--cache-dir)', () => {
+  it('round-trips layers with their metadata and keeps unchanged layers without copying them', async () => {
+    const dir = await trees.create();
+    const a = await layerOf('a', 'one');
+    const b = await layerOf('b', 'two');
+    const cache = new DirCache(dir);
+    expect(await cache.read()).toEqual({ buildpacks: [] });
+    expect(await cache.write(metadataFor({ a, b }), byDiffId(a, b))).toEqual({ written: 2, reused: 0 });
+    expect(await cache.read()).toEqual(metadataFor({ a, b }));
+    expect(await restoreAll(cache, await trees.create())).toEqual({ a: 'one', b: 'two' });
+    const c = await layerOf('c', 'three');
+    // b kept without contents, a dropped, c new
+    expect(await new DirCache(dir).write(metadataFor({ b, c }), byDiffId(c))).toEqual({ written: 1, reused: 1 });
+    expect((await readdir(join(dir, 'blobs'))).sort()).toEqual([`${hexOf(b.diffId)}.tar`, `${hexOf(c.diffId)}.tar`].sort());
+    expect(await readdir(join(dir, 'staging'))).toEqual([]);
+  });
+
+  it('a crash between staging and the commit leaves the previous generation whole', async () => {
+    const dir = await trees.create();
+    const a = await layerOf('a', 'one');
+    await new DirCache(dir).write(metadataFor({ a }), byDiffId(a));
+    const b = await layerOf('b', 'two');
+    const crashing = new DirCache(dir, { beforeCommit: async () => { throw new Error('killed'); } });
+    await expect(crashing.write(metadataFor({ b }), byDiffId(b))).rejects.toThrow(/killed/);
+    // a hard crash leaves its staging dir behind: simulate one, with a partial blob in it
+    await mkdir(join(dir, 'staging', '1-dead'), { recursive: true });
+    await writeFile(join(dir, 'staging', '1-dead', `${hexOf(b.diffId)}.tar`), 'partial');
+    const reader = new DirCache(dir);
+    expect(await reader.read()).toEqual(metadataFor({ a }));
+    expect(await restoreAll(reader, await trees.create())).toEqual({ a: 'one' });
+    // the next commit clears the stale staging dir
+    await new DirCache(dir).write(metadataFor({ b }), byDiffId(b));
+    expect(await readdir(join(dir, 'staging'))).toEqual([]);
+  });
+
+  it('concurrent writers sharing a cache dir leave one consistent generation', async () => {
+    const dir = await trees.create();
+    const shared = await layerOf('shared', 'same');
+    await new DirCache(dir).write(metadataFor({ shared }), byDiffId(shared));
+    const writers = await Promise.all(
+      Array.from({ length: 6 }, async (_, i) => {
+        const own = await layerOf(`own${i}`, `writer ${i}`);
+        return { own, i };
+      }),
+    );
+    await Promise.all(writers.map(({ own, i }) => new DirCache(dir).write(metadataFor({ shared, [`own${i}`]: own }), byDiffId(own))));
+    const cache = new DirCache(dir);
+    const meta = await cache.read();
+    const names = Object.keys(meta.buildpacks[0]!.layers).sort();
+    expect(names).toHaveLength(2);
+    expect(names[1]).toBe('shared');
+    const restored = await restoreAll(cache, await trees.create());
+    expect(restored['shared']).toBe('same');
+    expect(restored[names[0]!]).toBe(`writer ${names[0]!.slice(3)}`);
+    expect(await readdir(join(dir, 'blobs'))).toHaveLength(2);
+  });
+
+  it('a damaged blob is detected while restoring, nothing is half-restored, and the next write replaces it', async () => {
+    const dir = await trees.create();
+    const a = await layerOf('a', 'one');
+    const cache = new DirCache(dir);
+    await cache.write(metadataFor({ a }), byDiffId(a));
+    const blob = join(dir, 'blobs', `${hexOf(a.diffId)}.tar`);
+    const bytes = await readFile(blob);
+    await writeFile(blob, bytes.subarray(0, 1024)); // truncated
+    const into = await trees.create();
+    await expect(extractLayerTar(await cache.open(a.diffId), 'layers/example_bp/a', join(into, 'a'))).rejects.toThrow();
+    expect(await readdir(into)).toEqual([]);
+    expect(await cache.write(metadataFor({ a }), byDiffId(a))).toEqual({ written: 1, reused: 0 });
+    expect(await restoreAll(cache, await trees.create())).toEqual({ a: 'one' });
+  });
+
+  it('corrupt metadata is ignored with a warning', async () => {
+    const dir = await trees.create({ 'metadata.json': '{"buildpacks":' });
+    const warnings: string[] = [];
+    expect(await new DirCache(dir, { onWarning: (w) => warnings.push(w) }).read()).toEqual({ buildpacks: [] });
+    expect(warnings[0]).toMatch(/corrupt cache/);
+  });
+});
+
+describe.skipIf(!requireTools('docker-registry', 'htpasswd', 'openssl'))('platform.md "Caching": cache image (--cache-image) on the real registry', () => {
+  let reg: TestRegistry;
+  beforeAll(async () => {
+    reg = await startRegistry();
+  }, 60_000);
+  afterAll(() => reg?.stop());
+  const FAST = { retries: 2, minDelayMs: 5, maxDelayMs: 20 };
+  const cacheAt = (ref: string) => {
+    const r = parseRegistryReference(ref);
+    return openRegistrySource(r, { retry: FAST }).then(
+      (source) => new ImageCache(source, () => openRegistrySink(r, { retry: FAST })),
+    );
+  };
+
+  it('a second runner with an empty disk restores what the first saved; unchanged layers are not re-uploaded', async () => {
+    const ref = `${reg.host}/ci/app-cache:latest`;
+    const a = await layerOf('a', 'one');
+    const b = await layerOf('b', 'two');
+    const first = await cacheAt(ref);
+    expect(await first.read()).toEqual({ buildpacks: [] });
+    expect(await first.write(metadataFor({ a, b }), byDiffId(a, b))).toEqual({ written: 2, reused: 0 });
+
+    const second = await cacheAt(ref);
+    expect(await second.read()).toEqual(metadataFor({ a, b }));
+    expect(await restoreAll(second, await trees.create())).toEqual({ a: 'one', b: 'two' });
+    const c = await layerOf('c', 'three');
+    expect(await second.write(metadataFor({ a, c }), byDiffId(c))).toEqual({ written: 1, reused: 1 });
+
+    const third = await cacheAt(ref);
+    expect(await restoreAll(third, await trees.create())).toEqual({ a: 'one', c: 'three' });
+    expect((await readAll(await third.open(c.diffId))).equals(await readAll(await c.uncompressed()))).toBe(true);
+  }, 60_000);
+});

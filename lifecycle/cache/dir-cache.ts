@@ -1,0 +1,147 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { copyFile, link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { LadingError, NotFoundError, hexOf, type Digest, type Layer } from '../../registry/oci/index.js';
+import { withFileLock } from '../../registry/layout/index.js';
+import { parseCacheMetadata, serializeCacheMetadata, type CacheMetadata } from '../platform/index.js';
+import { cachedDiffIds, withDiffIdCheck, type CacheOptions, type CacheWriteResult, type LayerCache } from './cache.js';
+
+const METADATA_FILE = 'metadata.json';
+const BLOBS_DIR = 'blobs';
+const STAGING_DIR = 'staging';
+const LOCK_FILE = 'cache.lock';
+/** A staging dir this old belongs to a writer that crashed; the next commit removes it. */
+const STALE_STAGING_MS = 60 * 60 * 1000;
+
+export interface DirCacheOptions extends CacheOptions {
+  /** Test hook: runs after every blob is staged, before the commit takes the lock. */
+  beforeCommit?: () => Promise<void>;
+}
+
+/**
+ * A cache in a directory (`--cache-dir`). Layout: `blobs/<hex>.tar` (uncompressed tars by diffID, immutable),
+ * `metadata.json` (the current generation, cache-label JSON) and `staging/<writer>/`. A writer stages new tars
+ * and hard links to the ones it keeps in its own staging dir, then, holding `cache.lock`, renames them into
+ * `blobs/`, replaces `metadata.json` by rename and removes unreferenced blobs. Readers never see a partial
+ * generation; a writer that crashes leaves only a staging dir, which a later commit removes. Blobs are
+ * verified against their diffID as they are read, so a damaged one is detected, never half-trusted.
+ */
+export class DirCache implements LayerCache {
+  readonly location: string;
+  /** Blobs found damaged while reading: rewritten from fresh contents instead of kept. */
+  readonly #damaged = new Set<Digest>();
+  constructor(readonly dir: string, private readonly options: DirCacheOptions = {}) {
+    this.location = `cache dir ${dir}`;
+  }
+
+  private blob(diffId: Digest): string {
+    return join(this.dir, BLOBS_DIR, `${hexOf(diffId)}.tar`);
+  }
+
+  async read(): Promise<CacheMetadata> {
+    const file = join(this.dir, METADATA_FILE);
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { buildpacks: [] };
+      throw new LadingError('IO', `${file}: cannot read the cache metadata: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      return parseCacheMetadata(text);
+    } catch (err) {
+      this.options.onWarning?.(`${file}: ignoring a corrupt cache (${(err as Error).message})`);
+      return { buildpacks: [] };
+    }
+  }
+
+  async open(diffId: Digest): Promise<Readable> {
+    const path = this.blob(diffId);
+    try {
+      await stat(path);
+    } catch (err) {
+      throw new NotFoundError(`${this.location}: no cached layer ${diffId}`, { cause: err });
+    }
+    const stream = withDiffIdCheck(createReadStream(path), diffId, `${this.location}: cached layer ${diffId}`);
+    stream.on('error', () => this.#damaged.add(diffId));
+    return stream;
+  }
+
+  async write(metadata: CacheMetadata, layers: ReadonlyMap<Digest, Layer>, signal?: AbortSignal): Promise<CacheWriteResult> {
+    const staging = join(this.dir, STAGING_DIR, `${Date.now()}-${randomBytes(6).toString('hex')}`);
+    await mkdir(join(this.dir, BLOBS_DIR), { recursive: true });
+    await mkdir(staging, { recursive: true });
+    const result: CacheWriteResult = { written: 0, reused: 0 };
+    try {
+      const staged: string[] = [];
+      for (const diffId of cachedDiffIds(metadata)) {
+        signal?.throwIfAborted();
+        const name = `${hexOf(diffId)}.tar`;
+        const target = join(staging, name);
+        if (!this.#damaged.has(diffId) && (await keepExisting(this.blob(diffId), target))) {
+          result.reused++;
+        } else {
+          const layer = layers.get(diffId);
+          if (!layer) throw new LadingError('EXPORT', `${this.location}: no contents for cached layer ${diffId}`);
+          const src = withDiffIdCheck(await layer.uncompressed(), diffId, `layer ${diffId}`);
+          await pipeline(src, createWriteStream(target, { flags: 'wx' }), ...(signal ? [{ signal }] : []));
+          result.written++;
+        }
+        staged.push(name);
+      }
+      await this.options.beforeCommit?.();
+      signal?.throwIfAborted();
+      await withFileLock(join(this.dir, LOCK_FILE), () => this.commit(staging, staged, metadata));
+      return result;
+    } catch (err) {
+      if (err instanceof LadingError) throw err;
+      if (signal?.aborted) throw new LadingError('INTERRUPTED', `${this.location}: cache write cancelled`, { cause: err });
+      throw new LadingError('IO', `${this.location}: writing the cache failed: ${(err as Error).message}`, { cause: err });
+    } finally {
+      await rm(staging, { recursive: true, force: true });
+    }
+  }
+
+  private async commit(staging: string, staged: readonly string[], metadata: CacheMetadata): Promise<void> {
+    for (const name of staged) await rename(join(staging, name), join(this.dir, BLOBS_DIR, name));
+    const tmp = join(this.dir, `.${METADATA_FILE}.${randomBytes(6).toString('hex')}`);
+    await writeFile(tmp, serializeCacheMetadata(metadata));
+    await rename(tmp, join(this.dir, METADATA_FILE));
+    const keep = new Set(staged);
+    for (const name of await readdir(join(this.dir, BLOBS_DIR))) {
+      if (!keep.has(name)) await rm(join(this.dir, BLOBS_DIR, name), { force: true });
+    }
+    await removeStaleStaging(join(this.dir, STAGING_DIR));
+  }
+}
+
+/** Hard-links (or copies) a committed blob into the staging dir so a concurrent commit cannot remove it. */
+async function keepExisting(blob: string, target: string): Promise<boolean> {
+  try {
+    await link(blob, target);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return false;
+    if (code === 'EXDEV' || code === 'EPERM' || code === 'ENOTSUP') {
+      try {
+        await copyFile(blob, target);
+        return true;
+      } catch {
+        return false;
+      }
+    }
+    throw err;
+  }
+}
+
+async function removeStaleStaging(dir: string): Promise<void> {
+  const now = Date.now();
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const started = Number(name.split('-')[0]);
+    if (Number.isFinite(started) && now - started > STALE_STAGING_MS) await rm(join(dir, name), { recursive: true, force: true });
+  }
+}
