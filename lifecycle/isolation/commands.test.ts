@@ -48,7 +48,7 @@ describe('design.md §1 Paths are part of the contract — where buildpacks see 
       '--bind', '/tmp/b/layers', '/layers',
       '--bind', '/tmp/b/platform', '/platform',
       '--bind', '/opt/bps/node', '/cnb/buildpacks/acme_node/1.2.0',
-      '--chdir', '/workspace', '--die-with-parent', '--new-session',
+      '--chdir', '/workspace', '--unshare-pid', '--die-with-parent', '--new-session',
       '--', command.file, '/layers/acme_node',
     ]);
   });

@@ -10,8 +10,9 @@ export interface NamespacedCommand {
 /**
  * bubblewrap arguments: a fresh tmpfs root holding a bind of every top-level host entry (symlinks
  * re-created as symlinks), a new /proc, a minimal /dev, then the build's mounts. bwrap creates mount points
- * inside its own root, so nothing is ever created on the host. The child dies with bwrap (a killed build
- * kills its buildpack) and runs in a new session, so it cannot push input into lading's terminal.
+ * inside its own root, so nothing is ever created on the host. The command runs in its own pid namespace
+ * that dies with bwrap (a killed build kills the buildpack's whole process tree), in a new session so it
+ * cannot push input into lading's terminal.
  */
 export function bwrapArgs(root: readonly RootEntry[], mounts: readonly Mount[], command: NamespacedCommand): string[] {
   const args: string[] = [];
@@ -21,7 +22,7 @@ export function bwrapArgs(root: readonly RootEntry[], mounts: readonly Mount[], 
   }
   args.push('--proc', '/proc', '--dev', '/dev');
   for (const m of mounts) args.push('--bind', m.source, m.target);
-  args.push('--chdir', command.cwd, '--die-with-parent', '--new-session', '--', command.file, ...command.args);
+  args.push('--chdir', command.cwd, '--unshare-pid', '--die-with-parent', '--new-session', '--', command.file, ...command.args);
   return args;
 }
 

@@ -47,9 +47,14 @@ export async function runProcess(inv: Invocation, opts: RunProcessOptions = {}):
     all: true,
     buffer: false,
     reject: false,
+    // Its own session and process group: no controlling terminal, and the whole tree can be stopped.
+    detached: true,
     ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}),
     ...(opts.signal ? { cancelSignal: opts.signal } : {}),
   });
+  const stopTree = treeStopper(child.pid);
+  const timer = opts.timeoutMs ? setTimeout(stopTree, opts.timeoutMs) : undefined;
+  opts.signal?.addEventListener('abort', stopTree, { once: true });
   let tail = '';
   const decoder = new StringDecoder('utf8');
   const take = (text: string) => {
@@ -58,7 +63,10 @@ export async function runProcess(inv: Invocation, opts: RunProcessOptions = {}):
     tail = (tail + text).slice(-TAIL_CHARS);
   };
   child.all?.on('data', (chunk: Buffer) => take(decoder.write(chunk)));
-  const result = await child;
+  const result = await child.finally(() => {
+    clearTimeout(timer);
+    opts.signal?.removeEventListener('abort', stopTree);
+  });
   take(decoder.end());
   const lines = tail.replace(/\n$/, '').split('\n');
   const kept = lines.slice(-(opts.tailLines ?? 40)).join('\n');
@@ -73,6 +81,25 @@ export async function runProcess(inv: Invocation, opts: RunProcessOptions = {}):
     return { code: -1, tail: kept, error: new LadingError(result.isCanceled ? 'INTERRUPTED' : 'BUILD', `${inv.file} ${why}`, { cause: result }) };
   }
   return { code: result.exitCode, tail: kept };
+}
+
+/**
+ * Stopping only the direct child would leave its descendants holding the output pipe (a `sleep` in a bash
+ * buildpack keeps a cancelled build waiting): signal the process group, SIGKILL after a short grace.
+ */
+function treeStopper(pid: number | undefined): () => void {
+  return () => {
+    if (pid === undefined) return;
+    const kill = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(-pid, sig);
+      } catch {
+        // already gone
+      }
+    };
+    kill('SIGTERM');
+    setTimeout(() => kill('SIGKILL'), 2_000).unref();
+  };
 }
 
 export interface IsolatedDetectRunnerOptions extends Omit<ProcessDetectRunnerOptions, 'wrap'> {
