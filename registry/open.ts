@@ -1,9 +1,13 @@
 import type { ContentSink, ContentSource } from './oci/index.js';
 import { NotFoundError, isLadingError, LadingError } from './oci/index.js';
 import type { ImageReference, RegistryReference } from './reference.js';
-import { openRegistrySink, openRegistrySource, defaultCredentials, type RegistryEvent, type RetryOptions } from './remote/index.js';
-import { listStoreImages, openLayoutSink, openLayoutSource, openStoreSink, openStoreSource, type StoreImage } from './layout/index.js';
-import { openDockerArchiveSink, openDockerArchiveSource, openOciArchiveSink, openOciArchiveSource } from './archive/index.js';
+import type { RegistryEvent, RetryOptions } from './remote/index.js';
+import type { StoreImage } from './layout/index.js';
+
+// Transports load on first use: a CLI run that never touches a registry never loads the HTTP client.
+const remote = () => import('./remote/index.js');
+const layout = () => import('./layout/index.js');
+const archive = () => import('./archive/index.js');
 
 /** How to reach images: shared by every command (design §6). */
 export interface OpenOptions {
@@ -15,11 +19,11 @@ export interface OpenOptions {
   onRegistryEvent?: (event: RegistryEvent) => void;
 }
 
-function registryOptions(options: OpenOptions) {
+async function registryOptions(options: OpenOptions) {
   const env = options.env ?? process.env;
   return {
     insecure: options.insecure ?? [],
-    credentials: defaultCredentials({ env }),
+    credentials: (await remote()).defaultCredentials({ env }),
     ...(options.retry ? { retry: options.retry } : {}),
     ...(options.onRegistryEvent ? { onEvent: options.onRegistryEvent } : {}),
   };
@@ -30,13 +34,13 @@ export async function openSource(ref: ImageReference, options: OpenOptions = {})
   const env = options.env ?? process.env;
   switch (ref.transport) {
     case 'docker':
-      return openRegistrySource(ref, registryOptions(options));
+      return (await remote()).openRegistrySource(ref, await registryOptions(options));
     case 'oci':
-      return openLayoutSource(ref);
+      return (await layout()).openLayoutSource(ref);
     case 'oci-archive':
-      return openOciArchiveSource(ref);
+      return (await archive()).openOciArchiveSource(ref);
     case 'docker-archive':
-      return openDockerArchiveSource(ref);
+      return (await archive()).openDockerArchiveSource(ref);
     case 'store':
       return openStoreOrRegistry(ref.name, options, env);
   }
@@ -47,19 +51,19 @@ export async function openSource(ref: ImageReference, options: OpenOptions = {})
  * pulls a builder or run image it does not have). If both fail, the error says so for both.
  */
 async function openStoreOrRegistry(name: RegistryReference, options: OpenOptions, env: NodeJS.ProcessEnv): Promise<ContentSource> {
-  const store = await openStoreSource({ transport: 'store', name }, { env });
+  const store = await (await layout()).openStoreSource({ transport: 'store', name }, { env });
   try {
     await store.resolve();
     return store;
   } catch (err) {
     if (!(isLadingError(err) && err.code === 'NOT_FOUND')) throw err;
     await store.close();
-    const remote = await openRegistrySource(name, registryOptions(options));
+    const remoteSource = await (await remote()).openRegistrySource(name, await registryOptions(options));
     try {
-      await remote.resolve();
-      return remote;
+      await remoteSource.resolve();
+      return remoteSource;
     } catch (remoteErr) {
-      await remote.close();
+      await remoteSource.close();
       const why = remoteErr instanceof Error ? remoteErr.message : String(remoteErr);
       if (isLadingError(remoteErr) && remoteErr.code !== 'NOT_FOUND') {
         throw new LadingError(remoteErr.code, `${err.message}; and from the registry: ${why}`, { cause: remoteErr });
@@ -74,18 +78,18 @@ export async function openSink(ref: ImageReference, options: OpenOptions = {}): 
   const env = options.env ?? process.env;
   switch (ref.transport) {
     case 'docker':
-      return openRegistrySink(ref, registryOptions(options));
+      return (await remote()).openRegistrySink(ref, await registryOptions(options));
     case 'oci':
-      return openLayoutSink(ref);
+      return (await layout()).openLayoutSink(ref);
     case 'oci-archive':
-      return openOciArchiveSink(ref);
+      return (await archive()).openOciArchiveSink(ref);
     case 'docker-archive':
-      return openDockerArchiveSink(ref);
+      return (await archive()).openDockerArchiveSink(ref);
     case 'store':
-      return openStoreSink(ref, { env });
+      return (await layout()).openStoreSink(ref, { env });
   }
 }
 
 export async function listLocalImages(options: OpenOptions = {}): Promise<StoreImage[]> {
-  return listStoreImages({ env: options.env ?? process.env });
+  return (await layout()).listStoreImages({ env: options.env ?? process.env });
 }
