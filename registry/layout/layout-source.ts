@@ -80,7 +80,7 @@ export class LayoutSource implements ContentSource {
     const path = blobPath(this.dir, desc.digest);
     try {
       const fh = await open(path, 'r');
-      return fh.createReadStream();
+      return fh.createReadStream({ highWaterMark: 1 << 20 });
     } catch (err) {
       if (isNotFound(err)) throw new NotFoundError(`${this.location}: blob ${desc.digest} is missing (${path})`, { cause: err });
       throw ioError(`${this.location}: cannot read blob ${desc.digest}`, err);
