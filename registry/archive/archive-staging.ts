@@ -1,12 +1,12 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
   LadingError, NotFoundError, type BlobPutResult, type ContentSink, type Descriptor, type PutManifestOptions,
 } from '../oci/index.js';
-import { LOCK_FILE } from '../layout/index.js';
-import { extractTar, packDirectory } from './tar-files.js';
+import { LOCK_FILE, withFileLock } from '../layout/index.js';
+import { extractTar, packDirectory, tempBeside } from './tar-files.js';
 
 export interface ArchiveOptions {
   /** Where archives are unpacked and staged (default the OS temp dir). */
@@ -33,15 +33,21 @@ export function renamed(err: unknown, root: string, archive: string): unknown {
   return e;
 }
 
-/** Fails unless the directory `path` would be written into exists. */
-export async function checkDestination(path: string): Promise<{ exists: boolean }> {
+/** Identifies one version of a file, to notice another writer replacing it. */
+async function versionOf(path: string): Promise<string | undefined> {
+  const st = await stat(path).catch(() => undefined);
+  return st && `${st.ino}:${st.size}:${st.mtimeMs}`;
+}
+
+/** Fails unless the directory `path` would be written into exists; returns the version of `path` now. */
+export async function checkDestination(path: string): Promise<{ exists: boolean; version: string | undefined }> {
   const parent = dirname(resolve(path));
   if (!(await stat(parent).catch(() => undefined))?.isDirectory()) {
     throw new NotFoundError(`cannot write ${path}: directory ${parent} does not exist`);
   }
   const st = await stat(path).catch(() => undefined);
   if (st?.isDirectory()) throw new LadingError('USAGE', `cannot write archive ${path}: it is a directory`);
-  return { exists: st !== undefined };
+  return { exists: st !== undefined, version: await versionOf(path) };
 }
 
 export interface StagedArchiveHooks {
@@ -62,6 +68,8 @@ export class StagedArchiveSink implements ContentSink {
     private readonly staging: string,
     private readonly layoutDir: string,
     private readonly dest: string,
+    /** The destination's version when staging began (undefined: it did not exist). */
+    private readonly seen: string | undefined,
     private readonly hooks: StagedArchiveHooks = {},
   ) {}
 
@@ -86,13 +94,29 @@ export class StagedArchiveSink implements ContentSink {
     try {
       await this.inner.commit();
       await this.hooks.beforePack?.();
-      await packDirectory(this.layoutDir, this.dest, (name) => name === LOCK_FILE || name.startsWith('.lading-tmp-'));
+      await this.#replaceDestination();
     } catch (err) {
       await this.abort();
       throw err;
     }
     this.#done = true;
     await rm(this.staging, { recursive: true, force: true });
+  }
+
+  /** Packs beside the destination, then renames over it under a lock — unless another writer replaced it meanwhile. */
+  async #replaceDestination(): Promise<void> {
+    const tmp = tempBeside(this.dest);
+    try {
+      await packDirectory(this.layoutDir, tmp, (name) => name === LOCK_FILE || name.startsWith('.lading-tmp-'));
+      await withFileLock(`${this.dest}.lock`, async () => {
+        if ((await versionOf(this.dest)) !== this.seen) {
+          throw new LadingError('IO', `${this.dest} was changed by another writer while this image was staged; nothing was written, try again`, { temporary: true });
+        }
+        await rename(tmp, this.dest);
+      });
+    } finally {
+      await rm(tmp, { force: true }).catch(() => {});
+    }
   }
 
   async abort(): Promise<void> {

@@ -93,6 +93,19 @@ describe('oci-archive', () => {
     expect(readdirSync(tmp)).toEqual(['keep.tar']);
   });
 
+  it('a writer that staged while another replaced the archive fails instead of dropping the other’s image', async () => {
+    const file = join(tmp, 'race.tar');
+    const [a, b] = await Promise.all([randomImage({ layers: 1 }), randomImage({ layers: 1 })]);
+    const first = await openOciArchiveSink(ociArchive(file, 'a'));
+    const second = await openOciArchiveSink(ociArchive(file, 'b'));
+    await writeTo(first, a);
+    const after = readFileSync(file);
+    await writeImage(second, b);
+    await expect(second.commit()).rejects.toMatchObject({ code: 'IO', temporary: true, message: expect.stringContaining('changed by another writer') });
+    expect(readFileSync(file).equals(after)).toBe(true);
+    expect(readdirSync(tmp)).toEqual(['race.tar']);
+  });
+
   it('bad input: a missing archive, a non-tar file, a tar without a layout, an unknown tag', async () => {
     await expect(openOciArchiveSource(ociArchive(join(tmp, 'none.tar')))).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('none.tar') });
     writeFileSync(join(tmp, 'junk.tar'), 'this is not a tar archive at all'.repeat(40));

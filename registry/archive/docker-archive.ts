@@ -204,7 +204,7 @@ class DockerArchiveSource implements ContentSource {
  * Writing into an existing archive keeps its other images; this name moves to the new image.
  */
 export async function openDockerArchiveSink(ref: DockerArchiveReference, options: ArchiveOptions = {}): Promise<ContentSink> {
-  const { exists: existed } = await checkDestination(ref.path);
+  const { exists: existed, version } = await checkDestination(ref.path);
   const staging = await unpackArchive(undefined, options, 'docker-archive');
   const layoutDir = join(staging, 'layout');
   const location = locationOf(ref);
@@ -225,7 +225,7 @@ export async function openDockerArchiveSink(ref: DockerArchiveReference, options
     };
     const inner = await openLayoutSink({ transport: 'oci', path: layoutDir }, { location, ...(entryName ? { name: entryName } : {}) });
     let tagged: ImageManifest | undefined;
-    return new StagedArchiveSink(inner, staging, layoutDir, ref.path, {
+    return new StagedArchiveSink(inner, staging, layoutDir, ref.path, version, {
       async onManifest(bytes, mediaType, opts) {
         if (!opts.tag) return;
         const parsed = parseManifest(bytes, `${location} manifest ${digestOf(bytes)}`, mediaType);

@@ -69,16 +69,16 @@ export class UnpackedSource implements ContentSource {
 /**
  * Writes an oci-archive. The layout is staged in a private temp directory (seeded with the existing
  * archive's content, so its other tags are kept and this tag is added or replaced) and packed at commit
- * into a temp file beside the destination, then renamed over it. One writer per archive at a time.
+ * into a temp file beside the destination, then renamed over it (failing if another writer replaced it meanwhile).
  */
 export async function openOciArchiveSink(ref: OciArchiveReference, options: ArchiveOptions = {}): Promise<ContentSink> {
-  const { exists } = await checkDestination(ref.path);
+  const { exists, version } = await checkDestination(ref.path);
   const staging = await unpackArchive(undefined, options, 'oci-archive');
   const layoutDir = join(staging, 'layout');
   try {
     if (exists) await extractTar(ref.path, layoutDir);
     const inner = await openLayoutSink({ transport: 'oci', path: layoutDir, ...(ref.tag ? { tag: ref.tag } : {}) }, { location: locationOf(ref) });
-    return new StagedArchiveSink(inner, staging, layoutDir, ref.path);
+    return new StagedArchiveSink(inner, staging, layoutDir, ref.path, version);
   } catch (err) {
     await rm(staging, { recursive: true, force: true });
     throw renamed(err, layoutDir, ref.path);

@@ -1,5 +1,6 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { copyFile, lstat, mkdir, open, readdir, readlink, realpath, rename, rm, symlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { copyFile, lstat, mkdir, open, readdir, readlink, realpath, rm, symlink } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -134,14 +135,18 @@ async function walk(dir: string, prefix: string, skip: (name: string) => boolean
   return out;
 }
 
+/** A temp path beside `dest` (same filesystem, so renaming it over `dest` is atomic). */
+export function tempBeside(dest: string): string {
+  return join(dirname(dest), `.${basename(dest)}.tmp-${process.pid}-${randomBytes(5).toString('hex')}`);
+}
+
 /**
- * Writes the contents of `dir` as a tar to `dest` atomically (a temp file beside `dest`, fsync, rename).
- * Entries are deterministic: sorted, fixed mtime, uid/gid 0, modes 0644/0755. `skip` drops names at any depth.
+ * Writes the contents of `dir` as a tar to the new file `out` (fsynced). Entries are deterministic: sorted,
+ * fixed mtime, uid/gid 0, modes 0644/0755. `skip` drops names at any depth. On failure `out` is removed.
  */
-export async function packDirectory(dir: string, dest: string, skip: (name: string) => boolean = () => false): Promise<void> {
-  const tmp = join(dirname(dest), `.${basename(dest)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
+export async function packDirectory(dir: string, out: string, skip: (name: string) => boolean = () => false): Promise<void> {
   const pack = tar.pack();
-  const written = pipeline(pack, createWriteStream(tmp, { flags: 'wx', flush: true }));
+  const written = pipeline(pack, createWriteStream(out, { flags: 'wx', flush: true }));
   written.catch(() => {});
   try {
     for (const { rel, path } of await walk(dir, '', skip)) {
@@ -160,11 +165,10 @@ export async function packDirectory(dir: string, dest: string, skip: (name: stri
     }
     pack.finalize();
     await written;
-    await rename(tmp, dest);
   } catch (err) {
     pack.destroy();
-    await rm(tmp, { force: true }).catch(() => {});
+    await rm(out, { force: true }).catch(() => {});
     if (err instanceof LadingError) throw err;
-    throw io(`cannot write archive ${dest}`, err);
+    throw io(`cannot write archive ${out}`, err);
   }
 }

@@ -36,7 +36,7 @@ const STAGING_PREFIX = '.lading-tmp-';
  *
  * Referrers (manifests with a `subject`) become untagged index.json entries carrying their artifactType
  * and annotations: the layout spec has no referrers store, and an index entry keeps them reachable (and
- * discoverable by `referrers()`) without inventing tags, as oras does for its OCI layout store.
+ * discoverable by `referrers()`) without inventing tags.
  */
 export async function openLayoutSink(ref: LayoutReference, options: LayoutSinkOptions = {}): Promise<ContentSink> {
   if (ref.digest) throw new LadingError('USAGE', `oci:${ref.path}:${ref.digest}: cannot write to a digest; give a tag`);
@@ -56,7 +56,8 @@ async function checkWritable(dir: string): Promise<void> {
     if (isNotFound(err)) return;
     throw ioError(`cannot open ${dir} as an OCI layout`, err);
   }
-  if (entries.filter((e) => !e.startsWith(STAGING_PREFIX) && e !== LOCK_FILE).length === 0) return;
+  // Hidden names are other writers' staging and temp files: a layout being created by a concurrent first commit.
+  if (entries.filter((e) => !e.startsWith('.') && e !== LOCK_FILE).length === 0) return;
   await checkLayoutDir(dir);
   await readLayoutIndex(dir, true);
 }

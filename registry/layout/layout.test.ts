@@ -163,6 +163,16 @@ describe('OCI layout sink and source', () => {
     expect(existsSync(join(tmp, 'new'))).toBe(false);
   });
 
+  it('opens a layout another writer is creating (only its hidden temp files exist yet)', async () => {
+    const dir = join(tmp, 'racing');
+    mkdirSync(join(dir, '.lading-tmp-other'), { recursive: true });
+    writeFileSync(join(dir, '.oci-layout.tmp-1-abc'), '');
+    writeFileSync(join(dir, 'index.json.lock'), '');
+    const sink = await openLayoutSink({ transport: 'oci', path: dir, tag: 'v1' });
+    await sink.abort();
+    expect(readdirSync(dir).sort()).toEqual(['.lading-tmp-other', '.oci-layout.tmp-1-abc', 'index.json.lock']);
+  });
+
   it('removes staging directories a crashed writer left a day ago, not recent ones', async () => {
     const dir = join(tmp, 'crashed');
     await write(dir, 'v1', await randomImage({ layers: 1 }));
