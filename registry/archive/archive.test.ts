@@ -121,6 +121,22 @@ describe('oci-archive', () => {
     await expect(openOciArchiveSink(ociArchive(join(tmp, 'no', 'dir.tar'), 'v1'))).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
+  it('reads a gzip-compressed archive with hard-linked and symlinked blobs', async () => {
+    const image = await randomImage({ layers: 1 });
+    await writeTo(await openOciArchiveSink(ociArchive(join(tmp, 'plain.tar'), 'v1')), image);
+    const dir = join(tmp, 'unpacked');
+    mkdirSync(dir);
+    execFileSync('tar', ['-xf', join(tmp, 'plain.tar'), '-C', dir]);
+    const blobs = join(dir, 'blobs', 'sha256');
+    const [layerHex, configHex] = [image.layers[0]!.digest.slice(7), image.manifest.config.digest.slice(7)];
+    execFileSync('sh', ['-c', `mv ${layerHex} ../layer && ln ../layer ${layerHex} && mv ${configHex} ../config && ln -s ../config ${configHex}`], { cwd: blobs });
+    execFileSync('tar', ['-czf', join(tmp, 'linked.tar.gz'), '-C', dir, '.']);
+    expect(execFileSync('tar', ['-tvzf', join(tmp, 'linked.tar.gz')]).toString()).toMatch(/link to|->/);
+    const source = await openOciArchiveSource(ociArchive(join(tmp, 'linked.tar.gz'), 'v1'));
+    expect((await readFrom(source)).descriptor).toEqual(image.descriptor);
+    await source.close();
+  });
+
   it('refuses archive entries that escape the extraction directory', async () => {
     mkdirSync(join(tmp, 'evil'));
     symlinkSync('/etc', join(tmp, 'evil', 'link'));
