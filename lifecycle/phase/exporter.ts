@@ -1,0 +1,331 @@
+import { posix } from 'node:path';
+import { LadingError, isLadingError, type ContentSink, type Digest, type Image, type Layer } from '../../registry/oci/index.js';
+import { writeImage } from '../../registry/image/index.js';
+import { createLayers, DEFAULT_CONTENT_ID, type FileLayer, type LayerSpec } from '../../registry/layers/index.js';
+import { appendLayers, NORMALIZED_TIME, withConfig, withCreated, type Addendum } from '../../registry/mutate/index.js';
+import {
+  escapeBuildpackId, readLayerEnv, type BuildpackProcess, type Label, type LayerEnvSource, type LayerTypes, type SbomFile,
+  type Slice, type TomlTable,
+} from '../buildpack/index.js';
+import type { CacheWriteResult, LayerCache } from '../cache/index.js';
+import {
+  BUILD_METADATA_LABEL, LIFECYCLE_METADATA_LABEL, PROJECT_METADATA_LABEL, REBASABLE_LABEL, serializeBuildMetadata,
+  serializeLifecycleMetadata, serializeProjectMetadata, serializeReport, type BuildpackLayersMetadata, type ProjectMetadata,
+} from '../platform/index.js';
+import type { Analyzed } from './analyzer.js';
+import { LAYER_ENV_LABEL, launchConfig, layerEnvFromLabel, runImageHasShell, serializeLayerEnv, sliceMatcher } from './export/index.js';
+import { DEFAULT_LAYERS_MOUNT } from './restorer.js';
+
+/**
+ * What the exporter needs from the build phase, per buildpack in group order (the builder produces it):
+ * the layers it left (after `.ignore` renaming), its store.toml, and the merged launch outputs.
+ */
+export interface ExportBuildpack {
+  id: string;
+  version: string;
+  homepage?: string;
+  layers: readonly ExportLayer[];
+  /** store.toml `[metadata]`. */
+  store?: TomlTable;
+}
+
+export interface ExportLayer {
+  name: string;
+  /** `<layers>/<bp>/<name>` on this machine. */
+  dir: string;
+  /** false: `<layer>.toml` without a directory — a launch layer to reuse from the previous image. */
+  hasDir: boolean;
+  types: LayerTypes;
+  metadata: TomlTable;
+}
+
+export interface BuildResult {
+  buildpacks: readonly ExportBuildpack[];
+  /** Processes merged over the group (mergeProcesses), the default already resolved. */
+  processes: readonly BuildpackProcess[];
+  defaultType?: string;
+  labels: readonly Label[];
+  slices: readonly Slice[];
+  /** SBOM files of launch scope with the buildpack that wrote them. */
+  sboms: readonly { buildpackId: string; file: SbomFile }[];
+}
+
+export interface ExportInput {
+  build: BuildResult;
+  analyzed: Analyzed;
+  /** The app directory on this machine. */
+  appDir: string;
+  /** Opened by the caller (registry, store, layout); committed here only when everything is written. */
+  sink: ContentSink;
+  /** Tag references written, for report.toml. */
+  tags?: string[];
+  appMount?: string;
+  layersMount?: string;
+  /** The stack's CNB_USER_ID / CNB_GROUP_ID (default 1000:1000). */
+  uid?: number;
+  gid?: number;
+  /** Image `created`; see `creationTime`. */
+  created?: string;
+  /** `-D`: overrides the buildpacks' default process type. */
+  defaultProcess?: string;
+  project?: ProjectMetadata;
+  /** Whether the run image has /bin/sh; read from its layers when not given. */
+  runImageHasShell?: boolean;
+  cache?: LayerCache;
+  tempDir?: string;
+  onWarning?: (message: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface ExportedLayer {
+  name: string;
+  diffId: Digest;
+  digest: Digest;
+  size: number;
+  /** Not sent: the sink had the blob (reused from the previous image, or identical content). */
+  reused: boolean;
+}
+
+export interface ExportResult {
+  image: Image;
+  location: string;
+  digest: Digest;
+  manifestSize: number;
+  /** The layers on top of the run image, in image order. */
+  layers: ExportedLayer[];
+  /** Blobs sent to the sink (layers and config). */
+  uploaded: number;
+  /** report.toml contents. */
+  report: string;
+  cache?: CacheWriteResult;
+}
+
+/** `created`: `now`, else SOURCE_DATE_EPOCH (seconds), else 1980-01-01T00:00:01Z (platform.md "Build Reproducibility"). */
+export function creationTime(env: Readonly<Record<string, string | undefined>>, option?: 'now' | number): string {
+  if (option === 'now') return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const epoch = option ?? (env['SOURCE_DATE_EPOCH'] !== undefined && /^\d+$/.test(env['SOURCE_DATE_EPOCH']) ? Number(env['SOURCE_DATE_EPOCH']) : undefined);
+  return epoch === undefined ? NORMALIZED_TIME : new Date(epoch * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+interface Planned {
+  name: string;
+  history: string;
+  spec?: LayerSpec;
+  reuse?: Layer;
+  owner?: { bp: ExportBuildpack; layer: ExportLayer };
+  kind: 'launch' | 'sbom' | 'slice' | 'app' | 'process-types';
+}
+
+/**
+ * Phase "export" (platform.md `exporter`, design.md §3 and §7): run image + launch layers in buildpack order
+ * (reused from the previous image by diffID when they have no directory) + the SBOM layer + app slices + the
+ * app layer + the `/cnb/process` scripts, config resolved without a launcher, pack-compatible labels; written
+ * through the sink and committed last, so nothing is tagged unless the whole image is written. Then saves
+ * `cache=true` layers. Failures are EXPORT (exit 62).
+ */
+export async function exportImage(input: ExportInput): Promise<ExportResult> {
+  const built: FileLayer[] = [];
+  try {
+    return await runExport(input, built);
+  } catch (err) {
+    await input.sink.abort().catch(() => undefined);
+    if (isLadingError(err) && (err.code === 'EXPORT' || err.code === 'INTERRUPTED')) throw err;
+    if (input.signal?.aborted) throw new LadingError('INTERRUPTED', `export to ${input.sink.location} cancelled; nothing was tagged`, { cause: err });
+    throw new LadingError('EXPORT', `exporting to ${input.sink.location}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    await Promise.all(built.map((l) => l.dispose()));
+  }
+}
+
+async function runExport(input: ExportInput, built: FileLayer[]): Promise<ExportResult> {
+  const { build, analyzed, signal } = input;
+  const appMount = input.appMount ?? '/workspace';
+  const layersMount = input.layersMount ?? DEFAULT_LAYERS_MOUNT;
+  const uid = input.uid ?? DEFAULT_CONTENT_ID;
+  const gid = input.gid ?? DEFAULT_CONTENT_ID;
+  const run = analyzed.runImage;
+  const previous = analyzed.previousImage;
+  const prevEnvLabel = previous?.image.config.config?.Labels?.[LAYER_ENV_LABEL];
+  const defaultType = input.defaultProcess ?? build.defaultType;
+  if (input.defaultProcess && !build.processes.some((p) => p.type === input.defaultProcess)) {
+    throw new LadingError('EXPORT', `default process "${input.defaultProcess}" is not one of the processes (${build.processes.map((p) => p.type).join(', ') || 'none'})`);
+  }
+
+  const planned: Planned[] = [];
+  const envByBp = new Map<string, LayerEnvSource[]>();
+  const lifecycleBps: BuildpackLayersMetadata[] = [];
+  for (const bp of build.buildpacks) {
+    const bpPath = posix.join(layersMount, escapeBuildpackId(bp.id));
+    const entry: BuildpackLayersMetadata = { key: bp.id, version: bp.version, layers: {} };
+    if (bp.store) entry.store = { metadata: bp.store };
+    const envs: LayerEnvSource[] = [];
+    for (const layer of [...bp.layers].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (!layer.types.launch) continue;
+      const imagePath = posix.join(bpPath, layer.name);
+      const history = `Layer: '${layer.name}', Created by buildpack: ${bp.id}@${bp.version}`;
+      if (layer.hasDir) {
+        planned.push({ name: `${bp.id}:${layer.name}`, history, kind: 'launch', owner: { bp, layer }, spec: { directories: [{ source: layer.dir, target: imagePath }] } });
+        envs.push(await readLayerEnv(layer.dir, layer.name, imagePath, input.onWarning));
+      } else {
+        if (layer.types.cache) throw new LadingError('EXPORT', `layer ${bp.id}:${layer.name} is cache=true but has no contents (${layer.dir} is missing)`);
+        const sha = previous?.metadata.buildpacks.find((b) => b.key === bp.id)?.layers[layer.name]?.sha;
+        const reuse = sha ? previous?.image.layerByDiffId(sha as Digest) : undefined;
+        if (!reuse) throw new LadingError('EXPORT', `layer ${bp.id}:${layer.name} has no directory and the previous image has no such layer to reuse`);
+        planned.push({ name: `${bp.id}:${layer.name}`, history, kind: 'launch', owner: { bp, layer }, reuse });
+        const env = layerEnvFromLabel(prevEnvLabel, bp.id, layer.name, imagePath);
+        if (env) envs.push(env);
+        else input.onWarning?.(`layer ${bp.id}:${layer.name} is reused from the previous image without a record of its environment; its bin/, lib/ and env files are not applied`);
+      }
+    }
+    for (const e of envs) {
+      if (e.execD || e.profileD) {
+        input.onWarning?.(`buildpack ${bp.id} layer ${e.name} provides ${[e.execD && 'exec.d', e.profileD && 'profile.d'].filter(Boolean).join(' and ')}, which lading does not run (no launcher); its processes start without them`);
+      }
+    }
+    envByBp.set(bp.id, envs);
+    lifecycleBps.push(entry);
+  }
+
+  if (build.sboms.length > 0) {
+    const entries = build.sboms.map(({ buildpackId, file }) => ({
+      type: 'file' as const,
+      path: posix.join(layersMount, 'sbom', 'launch', escapeBuildpackId(buildpackId), ...(file.layer ? [file.layer] : []), `sbom.${file.ext}`),
+      source: file.path,
+    }));
+    planned.push({ name: 'sbom', history: 'Software Bill-of-Materials', kind: 'sbom', spec: { entries } });
+  }
+
+  const match = sliceMatcher(build.slices, appMount);
+  build.slices.forEach((_, i) => {
+    const filter = (rel: string, info: { type: string }) => info.type === 'dir' || match(rel) === i;
+    planned.push({ name: `slice-${i + 1}`, history: `Application Slice: ${i + 1}`, kind: 'slice', spec: { directories: [{ source: input.appDir, target: appMount, filter }] } });
+  });
+  const appFilter = (rel: string) => match(rel) === undefined;
+  planned.push({ name: 'app', history: 'Application Layer', kind: 'app', spec: { directories: [{ source: input.appDir, target: appMount, ...(build.slices.length ? { filter: appFilter } : {}) }] } });
+
+  const shell = build.processes.length > 0 && (input.runImageHasShell ?? (await runImageHasShell(run.image)));
+  const config = launchConfig({
+    baseEnv: run.image.config.config?.Env ?? [],
+    layers: build.buildpacks.map((bp) => ({ buildpackId: bp.id, layers: envByBp.get(bp.id) ?? [] })),
+    processes: build.processes,
+    ...(defaultType ? { defaultType } : {}),
+    appMount,
+    layersMount,
+    scripts: shell,
+  });
+  if (config.scriptEntries.length > 0) {
+    planned.push({ name: 'process-types', history: 'Buildpacks Process Types', kind: 'process-types', spec: { entries: config.scriptEntries } });
+  }
+
+  signal?.throwIfAborted();
+  const toBuild = planned.filter((p) => p.spec);
+  const layers = await createLayers(toBuild.map((p) => p.spec!), { uid, gid, parentUid: uid, parentGid: gid, ...(input.tempDir ? { tempDir: input.tempDir } : {}) });
+  built.push(...layers);
+  toBuild.forEach((p, i) => (p.reuse = layers[i]));
+  signal?.throwIfAborted();
+
+  const byKind = (kind: Planned['kind']) => planned.filter((p) => p.kind === kind).map((p) => p.reuse!);
+  for (const p of planned.filter((x) => x.kind === 'launch')) {
+    lifecycleBps.find((b) => b.key === p.owner!.bp.id)!.layers[p.owner!.layer.name] = {
+      sha: p.reuse!.diffId, data: p.owner!.layer.metadata, build: p.owner!.layer.types.build, launch: true, cache: p.owner!.layer.types.cache,
+    };
+  }
+  const sbom = byKind('sbom')[0];
+  const scripts = byKind('process-types')[0];
+  const runImageMeta = { topLayer: run.topLayer, reference: run.reference, image: run.name, ...(run.mirrors.length ? { mirrors: run.mirrors } : {}) };
+  const labels: Record<string, string> = {
+    [LIFECYCLE_METADATA_LABEL]: serializeLifecycleMetadata({
+      app: [...byKind('slice'), ...byKind('app')].map((l) => ({ sha: l.diffId })),
+      ...(sbom ? { sbom: { sha: sbom.diffId } } : {}),
+      buildpacks: lifecycleBps,
+      config: { sha: '' },
+      launcher: { sha: '' },
+      processTypes: { sha: scripts?.diffId ?? '' },
+      runImage: runImageMeta,
+      stack: { runImage: { image: run.name, ...(run.mirrors.length ? { mirrors: run.mirrors } : {}) } },
+    }),
+    [BUILD_METADATA_LABEL]: serializeBuildMetadata({
+      buildpacks: build.buildpacks.map((b) => ({ id: b.id, version: b.version, ...(b.homepage ? { homepage: b.homepage } : {}) })),
+      launcher: { version: '', source: { git: { repository: '', commit: '' } } },
+      processes: build.processes.map((p) => ({
+        type: p.type, command: p.command, args: p.args, direct: true, buildpackID: p.buildpackId,
+        ...(p.type === defaultType ? { default: true } : {}),
+        ...(p.workingDir ? { workingDir: p.workingDir } : {}),
+        ...(p.execEnv ? { execEnv: p.execEnv } : {}),
+      })),
+      ...(build.defaultType ? { defaultProcessType: build.defaultType } : {}),
+    }),
+    [PROJECT_METADATA_LABEL]: serializeProjectMetadata(input.project ?? {}),
+    [REBASABLE_LABEL]: 'true',
+    [LAYER_ENV_LABEL]: serializeLayerEnv(envByBp),
+  };
+  for (const l of build.labels) labels[l.key] = l.value;
+
+  const created = input.created ?? NORMALIZED_TIME;
+  const additions: Addendum[] = planned.map((p) => ({ layer: p.reuse!, history: { created, created_by: p.history } }));
+  let image = appendLayers(withCreated(run.image, created), ...additions);
+  image = withConfig(image, {
+    env: config.env,
+    entrypoint: config.entrypoint,
+    cmd: config.cmd,
+    workingDir: config.workingDir,
+    user: `${uid}:${gid}`,
+    labels,
+  });
+
+  signal?.throwIfAborted();
+  const written = await writeImage(input.sink, image, { tag: true });
+  signal?.throwIfAborted();
+  await input.sink.commit();
+
+  const base = run.image.layers.length;
+  const result: ExportResult = {
+    image,
+    location: input.sink.location,
+    digest: image.descriptor.digest,
+    manifestSize: image.descriptor.size,
+    layers: planned.map((p, i) => ({
+      name: p.name, diffId: p.reuse!.diffId, digest: p.reuse!.digest, size: p.reuse!.size, reused: written.layers[base + i] !== 'uploaded',
+    })),
+    uploaded: written.uploaded,
+    report: serializeReport({ image: { tags: input.tags ?? [], digest: image.descriptor.digest, manifestSize: image.descriptor.size } }),
+  };
+  if (input.cache) {
+    const saved = await saveCache(input, planned, layersMount, uid, gid, built);
+    if (saved) result.cache = saved;
+  }
+  return result;
+}
+
+/** Saves `cache=true` layers; launch+cache layers use the image's tar, so their diffIDs match (restore rule). */
+async function saveCache(input: ExportInput, planned: readonly Planned[], layersMount: string, uid: number, gid: number, built: FileLayer[]): Promise<CacheWriteResult | undefined> {
+  const cache = input.cache!;
+  try {
+    const fromImage = new Map(planned.filter((p) => p.owner).map((p) => [`${p.owner!.bp.id}\0${p.owner!.layer.name}`, p.reuse!] as const));
+    const pending: { bp: ExportBuildpack; layer: ExportLayer }[] = [];
+    for (const bp of input.build.buildpacks) for (const layer of bp.layers) if (layer.types.cache && !layer.types.launch && layer.hasDir) pending.push({ bp, layer });
+    const extra = await createLayers(
+      pending.map(({ bp, layer }) => ({ directories: [{ source: layer.dir, target: posix.join(layersMount, escapeBuildpackId(bp.id), layer.name) }] })),
+      { uid, gid, parentUid: uid, parentGid: gid, ...(input.tempDir ? { tempDir: input.tempDir } : {}) },
+    );
+    built.push(...extra);
+    pending.forEach((p, i) => fromImage.set(`${p.bp.id}\0${p.layer.name}`, extra[i]!));
+    const layers = new Map<Digest, Layer>();
+    const buildpacks: BuildpackLayersMetadata[] = [];
+    for (const bp of input.build.buildpacks) {
+      const entry: BuildpackLayersMetadata = { key: bp.id, version: bp.version, layers: {} };
+      for (const layer of bp.layers) {
+        const l = layer.types.cache ? fromImage.get(`${bp.id}\0${layer.name}`) : undefined;
+        if (!l) continue;
+        layers.set(l.diffId, l);
+        entry.layers[layer.name] = { sha: l.diffId, data: layer.metadata, build: layer.types.build, launch: layer.types.launch, cache: true };
+      }
+      if (Object.keys(entry.layers).length > 0) buildpacks.push(entry);
+    }
+    return await cache.write({ buildpacks }, layers, input.signal);
+  } catch (err) {
+    if (input.signal?.aborted) throw err;
+    input.onWarning?.(`${cache.location}: the cache was not saved: ${(err as Error).message}`);
+    return undefined;
+  }
+}

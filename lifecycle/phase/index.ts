@@ -1,0 +1,6 @@
+/**
+ * The lifecycle phases (platform.md "Operations"): each a module with typed input and output.
+ */
+export * from './analyzer.js';
+export * from './restorer.js';
+export * from './exporter.js';
