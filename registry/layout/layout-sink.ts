@@ -124,8 +124,8 @@ class LayoutSink implements ContentSink {
     this.#checkOpen();
     const pending = this.#inFlight.get(desc.digest);
     if (pending) return pending.then(() => 'exists');
-    if (await this.hasBlob(desc)) return 'exists';
-    const work = this.#stage(desc, open);
+    // Registered before the first await, so a second put of the same digest (a repeated layer) waits for this one.
+    const work = this.hasBlob(desc).then((has) => (has ? 'exists' : this.#stage(desc, open)));
     this.#inFlight.set(desc.digest, work);
     try {
       return await work;

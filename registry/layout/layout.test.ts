@@ -7,7 +7,7 @@ import {
   EMPTY_JSON, EMPTY_JSON_DIGEST, LadingError, MediaType, digestOf, serializeManifest, type ContentSink, type Digest, type Image,
 } from '../oci/index.js';
 import { imageFromSource, readAll, validateImage, writeImage } from '../image/index.js';
-import { randomImage } from '../../test/support/random-image.js';
+import { imageOf, randomImage } from '../../test/support/random-image.js';
 import { openLayoutSink, openLayoutSource } from './index.js';
 
 let tmp: string;
@@ -88,6 +88,16 @@ describe('OCI layout sink and source', () => {
     const back = await read(join(tmp, 'two'), 'y');
     expect(back.descriptor).toEqual({ mediaType: MediaType.DockerManifest, digest: image.descriptor.digest, size: image.descriptor.size });
     expect(back.rawManifest.equals(image.rawManifest)).toBe(true);
+  });
+
+  it('writes an image that repeats a layer (the same blob put twice at once)', async () => {
+    const image = await randomImage({ layers: 1 });
+    const twice = imageOf([image.layers[0]!, image.layers[0]!]);
+    const sink = await openLayoutSink({ transport: 'oci', path: join(tmp, 'twice'), tag: 'v1' });
+    const result = await writeImage(sink, twice);
+    await sink.commit();
+    expect(result.layers).toEqual(['uploaded', 'exists']);
+    expect((await read(join(tmp, 'twice'), 'v1')).layers).toHaveLength(2);
   });
 
   it('holds several tagged images; re-tagging replaces the entry; shared blobs are stored once', async () => {
