@@ -51,8 +51,11 @@ export async function checkDestination(path: string): Promise<{ exists: boolean;
 }
 
 export interface StagedArchiveHooks {
-  /** Sees each manifest before it is stored (to refuse what the format cannot hold). */
-  onManifest?(bytes: Buffer, mediaType: string, options: PutManifestOptions): Promise<void>;
+  /**
+   * Sees each manifest before it is stored and may refuse what the format cannot hold; the callback it
+   * returns runs once the manifest was stored.
+   */
+  onManifest?(bytes: Buffer, mediaType: string, options: PutManifestOptions): Promise<(() => void) | undefined>;
   /** Runs after the staged layout is committed and before it is packed (extra files such as manifest.json). */
   beforePack?(): Promise<void>;
 }
@@ -86,8 +89,10 @@ export class StagedArchiveSink implements ContentSink {
   }
 
   async putManifest(bytes: Buffer, mediaType: string, options: PutManifestOptions = {}): Promise<Descriptor> {
-    await this.hooks.onManifest?.(bytes, mediaType, options);
-    return this.inner.putManifest(bytes, mediaType, options);
+    const stored = await this.hooks.onManifest?.(bytes, mediaType, options);
+    const desc = await this.inner.putManifest(bytes, mediaType, options);
+    stored?.();
+    return desc;
   }
 
   async commit(): Promise<void> {

@@ -227,12 +227,14 @@ export async function openDockerArchiveSink(ref: DockerArchiveReference, options
     let tagged: ImageManifest | undefined;
     return new StagedArchiveSink(inner, staging, layoutDir, ref.path, version, {
       async onManifest(bytes, mediaType, opts) {
-        if (!opts.tag) return;
+        if (!opts.tag) return undefined;
         const parsed = parseManifest(bytes, `${location} manifest ${digestOf(bytes)}`, mediaType);
         if (parsed.kind === 'index') {
           throw new UnsupportedError(`${location}: a docker-archive holds single-platform images, not an index (pick a platform instead of --all)`);
         }
-        tagged = parsed.manifest;
+        return () => {
+          tagged = parsed.manifest;
+        };
       },
       async beforePack() {
         if (!tagged) return;
