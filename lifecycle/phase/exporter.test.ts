@@ -13,7 +13,7 @@ import { tempTrees } from '../../test/support/temp-tree.js';
 import { requireTools } from '../../test/support/tools.js';
 import { DirCache } from '../cache/index.js';
 import { BUILD_METADATA_LABEL, LIFECYCLE_METADATA_LABEL, PROJECT_METADATA_LABEL, parseBuildMetadata, parseLifecycleMetadata } from '../platform/index.js';
-import { analyze, exportImage, restore, type BuildResult, type ExportInput } from './index.js';
+import { analyze, creationTime, exportImage, restore, type BuildResult, type ExportInput } from './index.js';
 
 const trees = tempTrees('lading-export-');
 afterEach(() => trees.cleanup());
@@ -172,6 +172,14 @@ describe('platform.md "exporter" into an OCI layout', () => {
     const rc = await exportTo(b.root, b.build, await trees.create(), { created: '2024-01-02T03:04:05Z' });
     expect(rc.image.config.created).toBe('2024-01-02T03:04:05Z');
     expect(rc.digest).not.toBe(ra.digest);
+  });
+
+  it('"Build Reproducibility": created is SOURCE_DATE_EPOCH, else 1980-01-01T00:00:01Z, or now when asked', () => {
+    expect(creationTime({})).toBe('1980-01-01T00:00:01Z');
+    expect(creationTime({ SOURCE_DATE_EPOCH: '1700000000' })).toBe('2023-11-14T22:13:20Z');
+    expect(creationTime({ SOURCE_DATE_EPOCH: 'soon' })).toBe('1980-01-01T00:00:01Z');
+    expect(creationTime({}, 86400)).toBe('1970-01-02T00:00:00Z');
+    expect(Date.parse(creationTime({}, 'now'))).toBeGreaterThan(Date.parse('2024-01-01T00:00:00Z'));
   });
 
   it('aborting during export leaves nothing tagged', async () => {
