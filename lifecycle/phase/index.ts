@@ -4,3 +4,5 @@
 export * from './analyzer.js';
 export * from './restorer.js';
 export * from './exporter.js';
+export * from './detector.js';
+export * from './builder.js';
