@@ -28,6 +28,7 @@ describe('buildpack.md: buildpack.toml — a catalog of buildpacks', () => {
     const catalog = await loadBuildpackCatalog([join(FIXTURES, 'bash')]);
     const ids = catalog.list().map((b) => `${b.info.id}@${b.info.version}`);
     expect(ids).toEqual([
+      'fixtures/build-fails@0.1.0',
       'fixtures/clear-env@0.1.0',
       'fixtures/composite@1.0.0',
       'fixtures/consumer@1.0.0',
@@ -35,7 +36,9 @@ describe('buildpack.md: buildpack.toml — a catalog of buildpacks', () => {
       'fixtures/env-reporter@0.1.0',
       'fixtures/erroring@0.1.0',
       'fixtures/failing@0.1.0',
+      'fixtures/launch-tool@0.1.0',
       'fixtures/provider@1.0.0',
+      'fixtures/sbom-undeclared@0.1.0',
       'fixtures/version-key@0.1.0',
     ]);
     expect(catalog.findBuildpack('fixtures/provider').dir).toBe(join(FIXTURES, 'bash', 'provider'));

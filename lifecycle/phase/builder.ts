@@ -15,9 +15,6 @@ import {
   sbomDestination,
   type BuildpackLayerEnv,
   type BuildpackProcess,
-  type BuildpackSource,
-  type Env,
-  type EnvFile,
   type GroupMember,
   type Label,
   type LayerTypes,
@@ -25,39 +22,21 @@ import {
   type Process,
   type SbomFile,
   type Slice,
-  type TargetEnvInput,
   type TomlTable,
   type WarningSink,
 } from '../buildpack/index.js';
 import { runProcess, type Isolation } from '../isolation/index.js';
-import type { PlatformFeatures } from '../platform/index.js';
 import { LadingError } from '../../registry/oci/index.js';
-import { lifecycleEnv } from './detector.js';
+import { lifecycleEnv, type BuildpackProcessInputs } from './detector.js';
 import type { BuildResult } from './exporter.js';
 
-export interface BuilderInputs {
+export interface BuilderInputs extends BuildpackProcessInputs {
   /** The detected group and plan (runDetector). */
   group: readonly GroupMember[];
   plan: readonly PlanEntry[];
-  catalog: BuildpackSource;
-  /** The build's dirs on this machine; buildpacks see them at the isolation's paths. */
-  appDir: string;
   layersDir: string;
-  platformDir: string;
-  features: PlatformFeatures;
-  isolation: Isolation;
-  /** The filtered host env (filterHostEnv): never registry credentials. */
-  env: Env;
-  /** User variables; default: the files of `<platform>/env/`. */
-  platformEnv?: Env;
-  buildConfigEnv?: readonly EnvFile[];
-  target?: TargetEnvInput;
-  execEnv?: string;
   /** Where each buildpack's plan file goes (default: the OS temp dir); must be visible to buildpacks. */
   tmpDir?: string;
-  signal?: AbortSignal;
-  /** Kill one `/bin/build` that runs longer than this. */
-  timeoutMs?: number;
   /** A buildpack's output as it runs. */
   onOutput?: (bp: GroupMember, chunk: string) => void;
   onWarning?: WarningSink;

@@ -20,15 +20,12 @@ import { IsolatedDetectRunner, type Isolation } from '../isolation/index.js';
 import { buildpackFeatures, effectiveFeatures, type PlatformFeatures } from '../platform/index.js';
 import { LadingError } from '../../registry/oci/index.js';
 
-export interface DetectorInputs {
-  /** The builder's order, or one group made of the `-b` buildpacks (orderOfBuildpacks). */
-  order: Order;
+/** What running buildpack processes needs, in the detect and the build phase alike. */
+export interface BuildpackProcessInputs {
   catalog: BuildpackSource;
   /** The build's dirs on this machine; buildpacks see them at the isolation's paths. */
   appDir: string;
   platformDir: string;
-  /** When given, mounted at /layers during detection and where group.toml and plan.toml are written. */
-  layersDir?: string;
   features: PlatformFeatures;
   isolation: Isolation;
   /** The filtered host env (filterHostEnv): never registry credentials. */
@@ -41,9 +38,17 @@ export interface DetectorInputs {
   target?: TargetEnvInput;
   /** Execution environment (default `production`; sent when both APIs have the exec-env feature). */
   execEnv?: string;
-  concurrency?: number;
   signal?: AbortSignal;
+  /** Kill one buildpack process that runs longer than this. */
   timeoutMs?: number;
+}
+
+export interface DetectorInputs extends BuildpackProcessInputs {
+  /** The builder's order, or one group made of the `-b` buildpacks (orderOfBuildpacks). */
+  order: Order;
+  /** When given, mounted at /layers during detection and where group.toml and plan.toml are written. */
+  layersDir?: string;
+  concurrency?: number;
   /** Called once per finished `/bin/detect`, e.g. to show output under --verbose. */
   onRun?: (run: DetectRun) => void;
 }
