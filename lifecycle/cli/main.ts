@@ -41,6 +41,6 @@ export async function run(argv: string[], terminal: Terminal = { stdout: process
   } catch (err) {
     failure ??= err;
   }
-  if (failure !== undefined) return ctx.output(lastArgs).error(failure);
+  if (failure !== undefined) return await ctx.output(lastArgs).error(failure);
   return 0;
 }

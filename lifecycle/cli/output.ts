@@ -1,6 +1,5 @@
 import type { Writable } from 'node:stream';
 import { isLadingError, type Digest } from '../../registry/oci/index.js';
-import { exitCodeFor } from '../platform/index.js';
 
 /** Where the CLI writes: results to stdout, logs and progress to stderr (so `--json` stays parseable). */
 export interface Terminal {
@@ -55,9 +54,10 @@ export class Output {
     }
   }
 
-  /** Reports an error and returns the exit code. */
-  error(err: unknown): number {
+  /** Reports an error and returns the exit code (the table loads only when something failed). */
+  async error(err: unknown): Promise<number> {
     this.clearStatus();
+    const { exitCodeFor } = await import('../platform/index.js');
     const code = exitCodeFor(err);
     const message = err instanceof Error ? err.message : String(err);
     if (this.json) {

@@ -12,7 +12,7 @@ export interface CopyOptions {
   referrers?: boolean;
   /** The platform picked from an index when `all` is false (default linux/<this machine's arch>). */
   platform?: Platform;
-  /** Blobs transferred in parallel (default 4). */
+  /** Blobs transferred in parallel (default 6, as skopeo). */
   concurrency?: number;
   onEvent?: (event: CopyEvent) => void;
 }
@@ -46,7 +46,7 @@ export async function copy(source: ContentSource, sink: ContentSink, options: Co
   const result: CopyResult = { descriptor: undefined as unknown as Descriptor, uploaded: 0, blobs: 0, manifests: 0, referrers: 0 };
   const done = new Set<Digest>();
   const emit = options.onEvent ?? (() => {});
-  const limit = options.concurrency ?? 4;
+  const limit = options.concurrency ?? 6;
 
   const copyBlob = async (desc: Descriptor): Promise<void> => {
     if (done.has(desc.digest)) return;

@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { LadingError, isRecord } from '../oci/index.js';
 import { redact, registerSecret } from './errors.js';
 
@@ -140,6 +139,7 @@ async function readJson(path: string): Promise<Record<string, unknown> | undefin
 async function defaultRunHelper(
   program: string, input: string, vars: Record<string, string | undefined>,
 ): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  const { execa } = await import('execa'); // loaded only when a credential helper is configured
   const r = await execa(program, ['get'], { input, reject: false, timeout: 30_000, env: vars, extendEnv: false });
   if (r.failed && r.exitCode === undefined) {
     const why = (r as { code?: string }).code === 'ENOENT' ? 'not found on PATH' : redact(r.shortMessage ?? 'unknown error');
