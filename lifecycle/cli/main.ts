@@ -6,6 +6,7 @@ import { copyCommand } from './commands/copy.js';
 import { inspectCommand } from './commands/inspect.js';
 import { imagesCommand } from './commands/images.js';
 import { pushCommand } from './commands/push.js';
+import { buildCommand } from './commands/build.js';
 
 /** Runs the CLI; returns the exit code (documented in docs/exit-codes.md). */
 export async function run(argv: string[], terminal: Terminal = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
@@ -23,6 +24,7 @@ export async function run(argv: string[], terminal: Terminal = { stdout: process
     .command(inspectCommand(ctx) as never)
     .command(imagesCommand(ctx) as never)
     .command(pushCommand(ctx) as never)
+    .command(buildCommand(ctx) as never)
     .middleware((args) => {
       lastArgs = args as GlobalArgs;
     })

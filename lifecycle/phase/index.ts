@@ -6,3 +6,4 @@ export * from './restorer.js';
 export * from './exporter.js';
 export * from './detector.js';
 export * from './builder.js';
+export * from './creator.js';

@@ -7,3 +7,4 @@ export * from './features.js';
 export * from './project-descriptor.js';
 export * from './labels.js';
 export * from './report.js';
+export * from './builder-config.js';

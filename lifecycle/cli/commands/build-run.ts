@@ -1,0 +1,237 @@
+import { readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { LadingError, isLadingError, type ContentSource } from '../../../registry/oci/index.js';
+import { familiarName, formatReference, parseReference, withDefaultTag, type ImageReference } from '../../../registry/reference.js';
+import { openSink, openSource, type OpenOptions } from '../../../registry/open.js';
+import { openStoreSource } from '../../../registry/layout/index.js';
+import {
+  DetectError, loadBuildpackCatalog, readBuildpackDescriptor, type BuildpackSource, type Env, type Order,
+} from '../../buildpack/index.js';
+import { DirCache, ImageCache, type LayerCache } from '../../cache/index.js';
+import { checkAppDir, create, creationTime, orderOfBuildpacks, BuildpackFailedError, type CreateInput } from '../../phase/index.js';
+import {
+  loadBuilderCatalog, readBuilderConfig, readProjectDescriptor, type BuilderConfig, type ProjectDescriptor,
+} from '../../platform/index.js';
+import { humanSize, shortDigest, type Output } from '../output.js';
+import { globalOpenOptions, type CommandContext } from '../context.js';
+import type { BuildArgs } from './build.js';
+
+
+/** `lading build`: resolves the flags into the creator's input, runs it, prints the result. */
+export async function runBuild(ctx: CommandContext, args: BuildArgs): Promise<void> {
+  const out = ctx.output(args);
+  const env = ctx.terminal.env;
+  const options = globalOpenOptions(args, ctx);
+  const appDir = resolve(args.path ?? process.cwd());
+  await checkAppDir(appDir);
+  if (args['cache-dir'] && args['cache-image']) throw new LadingError('USAGE', 'use --cache-dir or --cache-image, not both');
+  const dest = destination(args);
+  const project = await readProjectDescriptor(appDir);
+  const builder = args.builder ? await readBuilderConfig(resolve(args.builder)) : undefined;
+  const { catalog, order } = await resolveBuildpacks(args.buildpack ?? [], builder, project, appDir);
+  const runName = args['run-image'] ?? builder?.runImages[0]?.image;
+  if (!runName) {
+    throw new LadingError('USAGE', 'no run image: pass --run-image REF, or -B with a builder whose builder.toml has [run] images');
+  }
+  const mirrors = args['run-image'] ? [] : (builder?.runImages[0]?.mirrors ?? []);
+  const platformEnv = await userEnv(args, project, env);
+  const created = creationTime(env, parseCreationTime(args['creation-time']));
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.on('SIGINT', onSigint);
+  const closers: ContentSource[] = [];
+  try {
+    const runSource = await openSource(parseReference(runName), options);
+    closers.push(runSource);
+    const previous = await previousImage(args, dest, options, env);
+    if (previous) closers.push(previous);
+    const cache = await openCache(args, options, out);
+    const sink = await openSink(dest, options);
+    if (builder?.buildImage) out.debug(`builder ${builder.file}: build image ${builder.buildImage} recorded; buildpacks run on this machine`);
+    const input: CreateInput = {
+      appDir,
+      ...(project ? { project } : {}),
+      catalog,
+      order,
+      runImage: { source: runSource, image: runName, mirrors },
+      ...(previous ? { previousImage: previous } : {}),
+      sink,
+      tags: [tagOf(dest)],
+      ...(cache ? { cache } : {}),
+      clearCache: args['clear-cache'] ?? false,
+      platformEnv,
+      ...(builder ? { buildConfigEnv: builder.buildEnv } : {}),
+      hostEnv: env,
+      ...(args.workspace !== undefined ? { workspace: resolve(args.workspace) } : {}),
+      ...(args['layers-dir'] !== undefined ? { layersDir: resolve(args['layers-dir']) } : {}),
+      created,
+      ...(args['default-process'] ? { defaultProcess: args['default-process'] } : {}),
+      ...(args['report-output-dir'] ? { reportDir: resolve(args['report-output-dir']) } : {}),
+      ...(args['sbom-output-dir'] ? { sbomDir: resolve(args['sbom-output-dir']) } : {}),
+      signal: controller.signal,
+      onPhase: (phase, event, seconds) => {
+        if (event === 'start') out.log(`===> ${phase.toUpperCase()}`);
+        else out.debug(`     ${phase} took ${seconds}s`);
+      },
+      onDetectRun: (run) => {
+        if (out.verbose && run.output.trim()) out.log(indent(`${run.id}@${run.version} (${run.status}):\n${run.output.trimEnd()}`));
+      },
+      onOutput: (_bp, chunk) => ctx.terminal.stderr.write(chunk),
+      onWarning: (message) => out.log(`warning: ${message}`),
+    };
+    let result;
+    try {
+      result = await create(input);
+    } catch (err) {
+      if (err instanceof DetectError && !out.verbose) {
+        for (const run of err.runs) if (run.output.trim()) out.log(indent(`${run.id}@${run.version} (${run.status}):\n${run.output.trimEnd()}`));
+      }
+      if (err instanceof BuildpackFailedError) out.debug(`buildpack ${err.buildpack.id} exited with code ${err.exitCode}`);
+      throw err;
+    }
+    const { exported, durations } = result;
+    if (out.json) {
+      out.result({
+        image: args.image,
+        digest: exported.digest,
+        layers: exported.layers.map((l) => ({ name: l.name, diffId: l.diffId, digest: l.digest, size: l.size, reused: l.reused })),
+        uploaded: exported.uploaded,
+        durations,
+      });
+    } else {
+      for (const l of exported.layers) out.debug(`  ${l.reused ? 'reused ' : 'written'} ${l.name} ${shortDigest(l.digest)} ${humanSize(l.size)}`);
+      const reused = exported.layers.filter((l) => l.reused).length;
+      out.print(`Built ${args.image}@${exported.digest} (${exported.layers.length} layers, ${reused} reused; ${exported.uploaded} blobs sent)`);
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+    await Promise.all(closers.map((c) => c.close().catch(() => undefined)));
+  }
+}
+
+/** Where the image goes: the local store by default, its registry with `--publish`, or a transport. */
+function destination(args: BuildArgs): ImageReference {
+  const ref = parseReference(args.image);
+  if (ref.transport === 'store') return args.publish ? withDefaultTag(ref.name) : { transport: 'store', name: withDefaultTag(ref.name) };
+  if (args.publish && ref.transport !== 'docker') throw new LadingError('USAGE', `--publish pushes to a registry; "${args.image}" is not a registry reference`);
+  return ref.transport === 'docker' ? withDefaultTag(ref) : ref;
+}
+
+function tagOf(ref: ImageReference): string {
+  if (ref.transport === 'store') return familiarName(ref.name);
+  if (ref.transport === 'docker') return familiarName(ref);
+  return formatReference(ref);
+}
+
+/**
+ * The order and the buildpacks it can use: `-b` (directories or ids the builder has) as one group; else
+ * project.toml's group; else the builder's order.
+ */
+async function resolveBuildpacks(refs: readonly string[], builder: BuilderConfig | undefined, project: ProjectDescriptor | undefined, appDir: string): Promise<{ catalog: BuildpackSource; order: Order }> {
+  const given = refs.length > 0 ? refs.map((r) => ({ text: r, base: process.cwd() })) : (project?.group ?? []).map((g) => ({ text: g.uri ?? (g.version ? `${g.id}@${g.version}` : g.id!), base: appDir }));
+  const dirs: string[] = [];
+  const members: { id: string; version?: string }[] = [];
+  for (const { text, base } of given) {
+    const path = resolve(base, text.replace(/^file:\/\//, ''));
+    if (await isDir(path)) {
+      const bp = await readBuildpackDescriptor(path);
+      dirs.push(path);
+      members.push({ id: bp.info.id, version: bp.info.version });
+    } else if (/^[./]/.test(text) || text.startsWith('file://')) {
+      throw new LadingError('NOT_FOUND', `buildpack directory ${path} does not exist`);
+    } else {
+      const at = text.lastIndexOf('@');
+      members.push(at > 0 ? { id: text.slice(0, at), version: text.slice(at + 1) } : { id: text });
+    }
+  }
+  const catalog = builder ? await loadBuilderCatalog(builder, dirs) : await loadBuildpackCatalog(dirs);
+  if (members.length > 0) {
+    for (const m of members) {
+      try {
+        catalog.findBuildpack(m.id, m.version);
+      } catch (err) {
+        throw new LadingError('NOT_FOUND', `unknown buildpack ${m.id}${m.version ? `@${m.version}` : ''}: ${(err as Error).message}${builder ? '' : ' (pass a buildpack directory, or -B with a builder that has it)'}`, { cause: err });
+      }
+    }
+    return { catalog, order: orderOfBuildpacks(members) };
+  }
+  if (!builder) throw new LadingError('USAGE', 'no buildpacks: pass -b DIR (repeatable) or -B with a builder directory');
+  if (builder.order.length === 0) throw new LadingError('CONTENT_INVALID', `${builder.file}: has no [[order]]`);
+  return { catalog, order: builder.order };
+}
+
+async function isDir(path: string): Promise<boolean> {
+  return stat(path).then((s) => s.isDirectory(), () => false);
+}
+
+/** User variables, later winning: project.toml build env, `--env-file`, `-e` (K=V, or K from this environment). */
+async function userEnv(args: BuildArgs, project: ProjectDescriptor | undefined, host: NodeJS.ProcessEnv): Promise<Env> {
+  const env: Env = {};
+  for (const { name, value } of project?.buildEnv ?? []) env[name] = value;
+  if (args['env-file']) {
+    const file = resolve(args['env-file']);
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'NOT_FOUND' : 'IO';
+      throw new LadingError(code, `--env-file ${file}: ${(err as Error).message}`, { cause: err });
+    }
+    text.split('\n').forEach((line, i) => {
+      if (line.trim() === '' || line.trimStart().startsWith('#')) return;
+      setVar(env, line, host, `${file}:${i + 1}`);
+    });
+  }
+  for (const e of args.env ?? []) setVar(env, e, host, '-e');
+  return env;
+}
+
+function setVar(env: Env, text: string, host: NodeJS.ProcessEnv, where: string): void {
+  const eq = text.indexOf('=');
+  const name = eq < 0 ? text.trim() : text.slice(0, eq);
+  if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(name)) throw new LadingError('USAGE', `${where}: "${text}" is not K=V with a valid variable name`);
+  if (eq >= 0) env[name] = text.slice(eq + 1);
+  else if (host[name] !== undefined) env[name] = host[name]!;
+}
+
+function parseCreationTime(value: string | undefined): 'now' | number | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'now') return 'now';
+  if (/^\d+$/.test(value)) return Number(value);
+  throw new LadingError('USAGE', `--creation-time "${value}": give seconds since the epoch or "now"`);
+}
+
+/** The image this build replaces: `--previous-image`, else the destination itself read from where it is written. */
+async function previousImage(args: BuildArgs, dest: ImageReference, options: OpenOptions, env: NodeJS.ProcessEnv): Promise<ContentSource | undefined> {
+  try {
+    if (args['previous-image']) return await openSource(parseReference(args['previous-image']), options);
+    if (dest.transport === 'store') return await openStoreSource(dest, { env });
+    if (dest.transport === 'docker') return await openSource(dest, options);
+    // A layout not written yet (an empty or missing dir) has no previous image.
+    if (dest.transport === 'oci' && (await stat(join(dest.path, 'oci-layout')).then(() => true, () => false))) return await openSource(dest, options);
+    return undefined;
+  } catch (err) {
+    if (isLadingError(err) && err.code === 'NOT_FOUND') return undefined;
+    throw err;
+  }
+}
+
+async function openCache(args: BuildArgs, options: OpenOptions, out: Output): Promise<LayerCache | undefined> {
+  const onWarning = (m: string) => out.log(`warning: ${m}`);
+  if (args['cache-dir']) return new DirCache(resolve(args['cache-dir']), { onWarning });
+  if (!args['cache-image']) return undefined;
+  const parsed = parseReference(args['cache-image']);
+  // A cache image lives in a registry (as with pack) unless named by a transport.
+  const ref = parsed.transport === 'store' ? withDefaultTag(parsed.name) : parsed;
+  let source: ContentSource | undefined;
+  try {
+    source = await openSource(ref, options);
+  } catch (err) {
+    if (!(isLadingError(err) && err.code === 'NOT_FOUND')) throw err;
+  }
+  return new ImageCache(source, () => openSink(ref, options), { onWarning });
+}
+
+function indent(text: string): string {
+  return text.split('\n').map((l) => `    ${l}`).join('\n');
+}

@@ -1,0 +1,224 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LadingError, isLadingError, type ContentSink, type ContentSource } from '../../registry/oci/index.js';
+import {
+  filterHostEnv, type BuildpackSource, type DetectRun, type Env, type EnvFile, type GroupMember, type Order,
+} from '../buildpack/index.js';
+import type { LayerCache } from '../cache/index.js';
+import { availableIsolation, NO_ISOLATION, type Isolation } from '../isolation/index.js';
+import { platformFeatures, type PlatformFeatures, type ProjectDescriptor, type ProjectMetadata } from '../platform/index.js';
+import { analyze, type AnalyzeInput, type Analyzed } from './analyzer.js';
+import { runBuilder, type BuilderResult } from './builder.js';
+import { checkAppDir, copyAppDir, copySboms, makeBuildDir, writePlatformEnv } from './create/index.js';
+import { runDetector, type DetectorResult } from './detector.js';
+import { exportImage, type ExportResult } from './exporter.js';
+import { restore, type RestoreResult } from './restorer.js';
+
+export { checkAppDir } from './create/index.js';
+
+export const CREATE_PHASES = ['analyze', 'detect', 'restore', 'build', 'export'] as const;
+export type CreatePhase = (typeof CREATE_PHASES)[number];
+
+export interface CreateInput {
+  /** The app source on this machine; copied into the build's private workspace. */
+  appDir: string;
+  /** The app's project.toml, read by the caller: include/exclude and `[_]` metadata are applied here. */
+  project?: ProjectDescriptor;
+  catalog: BuildpackSource;
+  order: Order;
+  runImage: AnalyzeInput['runImage'];
+  /** The image this build replaces; a missing image is fine. */
+  previousImage?: ContentSource;
+  /** Where the app image goes; committed only when the whole image is written. */
+  sink: ContentSink;
+  /** Tag references for report.toml. */
+  tags?: string[];
+  cache?: LayerCache;
+  /** `--clear-cache`: restore nothing from the cache (it is still written after the export). */
+  clearCache?: boolean;
+  /** User variables (`-e`, `--env-file`, project.toml build env), written to `<platform>/env/`. */
+  platformEnv?: Env;
+  /** Operator variables (builder.toml `[[build.env]]`). */
+  buildConfigEnv?: readonly EnvFile[];
+  /** The host environment; buildpacks get it filtered (filterHostEnv: no registry credentials). */
+  hostEnv: Readonly<Record<string, string | undefined>>;
+  features?: PlatformFeatures;
+  /** Default: a private mount namespace (availableIsolation), or none when `workspace`/`layersDir` are given. */
+  isolation?: Isolation;
+  /** `--workspace` / `--layers-dir`: build there without a namespace; the paths appear in the image. */
+  workspace?: string;
+  layersDir?: string;
+  /** Image `created` (creationTime()). */
+  created?: string;
+  /** `-D`: the default process type. */
+  defaultProcess?: string;
+  reportDir?: string;
+  sbomDir?: string;
+  /** Parent of the private build dir (default: the OS temp dir). */
+  tempDir?: string;
+  signal?: AbortSignal;
+  onPhase?: (phase: CreatePhase, event: 'start' | 'end', seconds?: number) => void;
+  onDetectRun?: (run: DetectRun) => void;
+  onOutput?: (bp: GroupMember, chunk: string) => void;
+  onWarning?: (message: string) => void;
+}
+
+export interface CreateResult {
+  analyzed: Analyzed;
+  detected: DetectorResult;
+  restored: RestoreResult;
+  built: BuilderResult;
+  exported: ExportResult;
+  /** Seconds per phase. */
+  durations: Record<CreatePhase, number>;
+}
+
+/**
+ * The creator (platform.md `creator`): analyze → detect → restore → build → export in one process, in a
+ * private build dir (a copy of the app honouring include/exclude, `<layers>`, `<platform>/env/`) that is
+ * removed at the end, also on failure. Cancelling through `signal` leaves nothing tagged (the sink commits
+ * last, the cache is written after) and fails with INTERRUPTED.
+ */
+export async function create(input: CreateInput): Promise<CreateResult> {
+  await checkAppDir(input.appDir);
+  if ((input.workspace === undefined) !== (input.layersDir === undefined)) {
+    throw new LadingError('USAGE', '--workspace and --layers-dir go together: without a namespace both paths appear in the image');
+  }
+  const flagMode = input.workspace !== undefined;
+  const isolation = input.isolation ?? (flagMode ? NO_ISOLATION : await availableIsolation(input.tempDir ? { tmpDir: input.tempDir } : {}));
+  const features = input.features ?? platformFeatures();
+  const dir = await makeBuildDir({
+    ...(input.tempDir ? { tempDir: input.tempDir } : {}),
+    ...(flagMode ? { workspace: input.workspace!, layersDir: input.layersDir! } : {}),
+  });
+  const durations = Object.fromEntries(CREATE_PHASES.map((p) => [p, 0])) as Record<CreatePhase, number>;
+  const phase = async <T>(name: CreatePhase, fn: () => Promise<T>): Promise<T> => {
+    cancelled(input.signal, name);
+    input.onPhase?.(name, 'start');
+    const started = performance.now();
+    try {
+      return await fn();
+    } finally {
+      durations[name] = Math.round(performance.now() - started) / 1000;
+      input.onPhase?.(name, 'end', durations[name]);
+    }
+  };
+  try {
+    const filter = { ...(input.project?.include ? { include: input.project.include } : {}), ...(input.project?.exclude ? { exclude: input.project.exclude } : {}) };
+    await copyAppDir(input.appDir, dir.appDir, filter);
+    await writePlatformEnv(dir.platformDir, input.platformEnv ?? {});
+    const env = filterHostEnv(input.hostEnv, { execPath: process.execPath, nodeOnPath: true });
+    const seen = isolation.paths({ appDir: dir.appDir, layersDir: dir.layersDir, platformDir: dir.platformDir });
+    const warn = input.onWarning;
+
+    const analyzed = await phase('analyze', () =>
+      analyze({ runImage: input.runImage, ...(input.previousImage ? { previousImage: input.previousImage } : {}), ...(warn ? { onWarning: warn } : {}) }),
+    );
+    const target = analyzed.runImage.target;
+    const processInputs = {
+      catalog: input.catalog,
+      appDir: dir.appDir,
+      platformDir: dir.platformDir,
+      features,
+      isolation,
+      env,
+      ...(input.buildConfigEnv ? { buildConfigEnv: input.buildConfigEnv } : {}),
+      target,
+      ...(input.signal ? { signal: input.signal } : {}),
+    };
+    const detected = await phase('detect', () =>
+      runDetector({ ...processInputs, order: input.order, layersDir: dir.layersDir, ...(input.onDetectRun ? { onRun: input.onDetectRun } : {}) }),
+    );
+    const restored = await phase('restore', () =>
+      restore({
+        layersDir: dir.layersDir,
+        group: detected.group,
+        analyzed,
+        ...(input.cache && !input.clearCache ? { cache: input.cache } : {}),
+        layersMount: seen.layersDir ?? dir.layersDir,
+        ...(warn ? { onWarning: warn } : {}),
+        ...(input.signal ? { signal: input.signal } : {}),
+      }),
+    );
+    const built = await phase('build', () =>
+      runBuilder({
+        ...processInputs,
+        group: detected.group,
+        plan: detected.plan,
+        layersDir: dir.layersDir,
+        tmpDir: dir.tmpDir,
+        ...(input.onOutput ? { onOutput: input.onOutput } : {}),
+        ...(warn ? { onWarning: warn } : {}),
+      }),
+    );
+    const user = stackUser(analyzed);
+    const project = projectMetadata(input.project);
+    const exported = await phase('export', () =>
+      exportImage({
+        build: built,
+        analyzed,
+        appDir: dir.appDir,
+        sink: input.sink,
+        tags: input.tags ?? [],
+        appMount: built.appMount,
+        layersMount: built.layersMount,
+        ...user,
+        ...(input.created ? { created: input.created } : {}),
+        ...(input.defaultProcess ? { defaultProcess: input.defaultProcess } : {}),
+        ...(project ? { project } : {}),
+        ...(input.cache ? { cache: input.cache } : {}),
+        tempDir: dir.tmpDir,
+        ...(warn ? { onWarning: warn } : {}),
+        ...(input.signal ? { signal: input.signal } : {}),
+      }),
+    );
+    if (input.reportDir) await writeReport(input.reportDir, exported.report);
+    if (input.sbomDir) await copySboms(dir.layersDir, input.sbomDir);
+    return { analyzed, detected, restored, built, exported, durations };
+  } catch (err) {
+    await input.sink.abort().catch(() => undefined);
+    if (input.signal?.aborted && !(isLadingError(err) && err.code === 'INTERRUPTED')) {
+      throw new LadingError('INTERRUPTED', 'build cancelled; nothing was tagged', { cause: err });
+    }
+    throw err;
+  } finally {
+    await dir.dispose();
+  }
+}
+
+function cancelled(signal: AbortSignal | undefined, phase: CreatePhase): void {
+  if (signal?.aborted) throw new LadingError('INTERRUPTED', `build cancelled before ${phase}; nothing was tagged`);
+}
+
+/** The stack's user from the run image's CNB_USER_ID / CNB_GROUP_ID (design §4), else the exporter's default. */
+function stackUser(analyzed: Analyzed): { uid?: number; gid?: number } {
+  const env = analyzed.runImage.image.config.config?.Env ?? [];
+  const get = (name: string) => {
+    const v = env.find((e) => e.startsWith(`${name}=`))?.slice(name.length + 1);
+    return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
+  };
+  const uid = get('CNB_USER_ID');
+  const gid = get('CNB_GROUP_ID');
+  return { ...(uid !== undefined ? { uid } : {}), ...(gid !== undefined ? { gid } : {}) };
+}
+
+/** `io.buildpacks.project.metadata` as pack writes it from project.toml: `{source: {type: "project", version, metadata}}`. */
+export function projectMetadata(project: ProjectDescriptor | undefined): ProjectMetadata | undefined {
+  if (!project || (!project.version && !project.sourceUrl)) return undefined;
+  return {
+    source: {
+      type: 'project',
+      version: project.version ? { declared: project.version } : {},
+      metadata: project.sourceUrl ? { url: project.sourceUrl } : {},
+    },
+  };
+}
+
+async function writeReport(dir: string, report: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'report.toml'), report);
+  } catch (err) {
+    throw new LadingError('IO', `${dir}: cannot write report.toml: ${(err as Error).message}`, { cause: err });
+  }
+}

@@ -1,0 +1,155 @@
+import { stat } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LadingError } from '../../registry/oci/index.js';
+import {
+  loadBuildpackCatalog, parseOrder, parseToml, readTextFile, tomlFields,
+  type BuildpackCatalog, type EnvAction, type EnvFile, type Order, type TomlFields,
+} from '../buildpack/index.js';
+
+/** builder.toml is the operator's input; its problems are CONTENT_INVALID naming the file and key (or line). */
+const CODE = 'CONTENT_INVALID' as const;
+
+export interface BuilderRunImage {
+  image: string;
+  mirrors: string[];
+}
+
+/** A `[[buildpacks]]` entry: a directory (from `uri`), or an id/version some directory must provide. */
+export interface BuilderBuildpack {
+  /** The dotted key in the file, for messages (`buildpacks[2]`). */
+  key: string;
+  dir?: string;
+  id?: string;
+  version?: string;
+}
+
+/** A builder directory's builder.toml in pack's format (only what a host-mode build uses). */
+export interface BuilderConfig {
+  file: string;
+  /** The directory `uri`s are relative to. */
+  dir: string;
+  description?: string;
+  buildpacks: BuilderBuildpack[];
+  order: Order;
+  /** `[run] [[run.images]]`, or the legacy `[stack] run-image` + `run-image-mirrors`; first is the default. */
+  runImages: BuilderRunImage[];
+  /** `[build] image` (or `[stack] build-image`): recorded; host mode does not run buildpacks in it. */
+  buildImage?: string;
+  /** `[[build.env]]` as operator (build-config) env files: no suffix means `default`. */
+  buildEnv: EnvFile[];
+}
+
+const SUFFIXES: readonly EnvAction[] = ['default', 'override', 'append', 'prepend'];
+
+/** Parses builder.toml text; `dir` is where relative buildpack `uri`s point from. */
+export function parseBuilderConfig(text: string, file: string, dir: string): BuilderConfig {
+  const root = tomlFields(parseToml(text, file, CODE), file, CODE);
+  const buildpacks = root.tables('buildpacks').map((t) => builderBuildpack(t, dir));
+  const order = parseOrder(root, { requireVersion: false });
+  const run = root.table_('run').tables('images').map((t) => ({ image: t.string('image'), mirrors: t.stringArray('mirrors') }));
+  const stack = root.table_('stack');
+  const legacyRun = stack.optionalString('run-image');
+  if (run.length === 0 && legacyRun) run.push({ image: legacyRun, mirrors: stack.stringArray('run-image-mirrors') });
+  const build = root.table_('build');
+  const buildImage = build.optionalString('image') || stack.optionalString('build-image');
+  const description = root.optionalString('description');
+  return {
+    file,
+    dir,
+    ...(description ? { description } : {}),
+    buildpacks,
+    order,
+    runImages: run,
+    ...(buildImage ? { buildImage } : {}),
+    buildEnv: build.tables('env').flatMap((t) => buildEnvFiles(t)),
+  };
+}
+
+function builderBuildpack(t: TomlFields, dir: string): BuilderBuildpack {
+  const uri = t.optionalString('uri');
+  const id = t.optionalString('id');
+  const version = t.optionalString('version');
+  if (t.has('image')) {
+    throw new LadingError('UNSUPPORTED', `${t.file}: ${t.key('image')}: buildpack images are not supported yet; use a uri to a buildpack directory`);
+  }
+  const out: BuilderBuildpack = { key: t.where, ...(id ? { id } : {}), ...(version ? { version } : {}) };
+  if (uri) out.dir = uriToDir(uri, t, dir);
+  else if (!id) t.fail(`${t.where} needs a uri (a buildpack directory) or an id`);
+  return out;
+}
+
+/** A `uri` to a local directory: a path (relative to the builder dir) or `file://`. */
+function uriToDir(uri: string, t: TomlFields, dir: string): string {
+  if (uri.startsWith('file://')) return fileURLToPath(uri);
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(uri)?.[1];
+  if (scheme && scheme.length > 1) {
+    throw new LadingError('UNSUPPORTED', `${t.file}: ${t.key('uri')} "${uri}": only buildpack directories are supported (no ${scheme}: URIs yet)`);
+  }
+  if (/\.(tgz|tar|tar\.gz|cnb)$/.test(uri)) {
+    throw new LadingError('UNSUPPORTED', `${t.file}: ${t.key('uri')} "${uri}": buildpack archives are not supported yet; point to the buildpack directory`);
+  }
+  return isAbsolute(uri) ? uri : resolve(dir, uri);
+}
+
+function buildEnvFiles(t: TomlFields): EnvFile[] {
+  const name = t.string('name');
+  if (name.includes('=') || name.includes('/')) t.fail(`${t.key('name')} "${name}" is not a valid variable name`);
+  const value = t.optionalString('value') ?? '';
+  const suffix = t.optionalString('suffix') ?? 'default';
+  if (!(SUFFIXES as readonly string[]).includes(suffix)) t.fail(`${t.key('suffix')} "${suffix}" must be one of ${SUFFIXES.join(', ')}`);
+  const execEnv = t.stringArray('exec-env');
+  if (execEnv.length > 0 && !execEnv.includes('*') && !execEnv.includes('production')) return [];
+  const files: EnvFile[] = [];
+  const delim = t.optionalString('delim');
+  if (delim !== undefined) files.push({ name, action: 'delim', value: delim, file: `${t.file} ${t.key('delim')}` });
+  files.push({ name, action: suffix as EnvAction, value, file: `${t.file} ${t.where}` });
+  return files;
+}
+
+/** Reads `<dir>/builder.toml` (or the file itself when `path` is a file). */
+export async function readBuilderConfig(path: string): Promise<BuilderConfig> {
+  let file = path;
+  try {
+    if ((await stat(path)).isDirectory()) file = join(path, 'builder.toml');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new LadingError('NOT_FOUND', `builder ${path}: no such directory (builder images are not supported yet; pass a directory with a builder.toml)`, { cause: err });
+    }
+    throw new LadingError('IO', `builder ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  const text = await readTextFile(file);
+  return parseBuilderConfig(text, file, resolve(file, '..'));
+}
+
+/**
+ * The builder's buildpacks as a catalog (composite buildpacks resolve through it), plus `extraDirs` (`-b DIR`).
+ * An `id` entry without a `uri` must be provided by one of the directories; the order must resolve.
+ */
+export async function loadBuilderCatalog(config: BuilderConfig, extraDirs: readonly string[] = []): Promise<BuildpackCatalog> {
+  for (const b of config.buildpacks) {
+    if (b.dir && !(await stat(b.dir).then(() => true, () => false))) {
+      throw new LadingError('NOT_FOUND', `${config.file}: ${b.key}.uri: buildpack directory ${b.dir} does not exist`);
+    }
+  }
+  const dirs = [...new Set([...config.buildpacks.flatMap((b) => (b.dir ? [resolve(b.dir)] : [])), ...extraDirs.map((d) => resolve(d))])];
+  const catalog = await loadBuildpackCatalog(dirs);
+  for (const b of config.buildpacks) {
+    if (b.dir || !b.id) continue;
+    try {
+      catalog.findBuildpack(b.id, b.version);
+    } catch (err) {
+      throw new LadingError('NOT_FOUND', `${config.file}: ${b.key}: ${(err as Error).message} (buildpacks by id must come from a uri directory)`, { cause: err });
+    }
+  }
+  config.order.forEach((group, i) =>
+    group.forEach((entry, j) => {
+      try {
+        catalog.findBuildpack(entry.id, entry.version);
+      } catch (err) {
+        throw new LadingError('NOT_FOUND', `${config.file}: order[${i}].group[${j}]: ${(err as Error).message}`, { cause: err });
+      }
+    }),
+  );
+  return catalog;
+}
