@@ -18,7 +18,8 @@ import type { BuildArgs } from './build.js';
 
 
 /** `lading build`: resolves the flags into the creator's input, runs it, prints the result. */
-export async function runBuild(ctx: CommandContext, args: BuildArgs): Promise<void> {
+export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<void> {
+  const args = lastOfRepeated(given);
   const out = ctx.output(args);
   const env = ctx.terminal.env;
   const options = globalOpenOptions(args, ctx);
@@ -230,6 +231,13 @@ async function openCache(args: BuildArgs, options: OpenOptions, out: Output): Pr
     if (!(isLadingError(err) && err.code === 'NOT_FOUND')) throw err;
   }
   return new ImageCache(source, () => openSink(ref, options), { onWarning });
+}
+
+/** A single-valued flag given twice keeps its last value (as pack's flag parser does). */
+function lastOfRepeated(args: BuildArgs): BuildArgs {
+  const out: Record<string, unknown> = { ...args };
+  for (const [k, v] of Object.entries(args)) if (Array.isArray(v) && k !== 'buildpack' && k !== 'env' && k !== 'insecure-registry') out[k] = v.at(-1);
+  return out as unknown as BuildArgs;
 }
 
 function indent(text: string): string {
