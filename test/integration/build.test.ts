@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cpSync, mkdtempSync, readFileSync, rmSync, utimesSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { lading } from '../support/cli.js';
@@ -151,6 +151,21 @@ describe.skipIf(!requireTools('docker-registry', 'umoci', 'runc', 'apt-get', 'dp
     expect(out.uploaded).toBeGreaterThan(0);
     expect(Object.keys(out.durations)).toEqual(['analyze', 'detect', 'restore', 'build', 'export']);
     for (const s of Object.values(out.durations)) expect(typeof s).toBe('number');
+  });
+
+  it('--workspace/--layers-dir build without a namespace: those paths are in the image, and emptied afterwards', async () => {
+    const work = temp('lading-build-flags-');
+    const ws = join(work, 'ws');
+    const layers = join(work, 'layers');
+    const r = await lading(['build', `oci:${join(work, 'out')}:app`, '-p', APP, '-B', BUILDER, '--workspace', ws, '--layers-dir', layers], env());
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`hello: building in ${ws};`);
+    const inspected = await lading(['inspect', `oci:${join(work, 'out')}:app`, '--json'], env());
+    expect(inspected.stdout).toContain(`${layers}/sample_hello/hello/bin/hello`);
+    expect(existsSync(ws) || existsSync(layers)).toBe(false);
+    const half = await lading(['build', `oci:${join(work, 'out2')}:app`, '-p', APP, '-B', BUILDER, '--workspace', ws], env());
+    expect(half.code).toBe(2);
+    expect(half.stderr).toContain('--workspace and --layers-dir go together');
   });
 
   it('without --publish the image goes to the local store under its name', async () => {
