@@ -39,7 +39,8 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
   const created = creationTime(env, parseCreationTime(args['creation-time']));
   const controller = new AbortController();
   const onSigint = () => controller.abort();
-  process.on('SIGINT', onSigint);
+  // Once: a second Ctrl-C gets Node's default handling and ends lading at once.
+  process.once('SIGINT', onSigint);
   const closers: ContentSource[] = [];
   try {
     const runSource = await openSource(parseReference(runName), options);
