@@ -1,0 +1,113 @@
+import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Dispatcher } from 'undici';
+import { BuildpackError } from '../errors.js';
+import { isTable, type TomlTable } from '../toml-file.js';
+import { downloadFile, trustingDispatcher } from './http.js';
+import { verifyFile } from './integrity.js';
+import type { DependencyDescription, DependencySource, FetchedDependency } from './source.js';
+
+/** One catalog entry: a URL (https, http or file) and its sha256, for mirrors and upstream tarballs. */
+export interface CatalogEntry {
+  name: string;
+  version: string;
+  uri: string;
+  /** Hex sha256 of the file at `uri`. */
+  sha256: string;
+  purl?: string;
+  cpe?: string;
+  licenses?: string[];
+}
+
+/**
+ * Reads `[[metadata.dependencies]]` of buildpack.toml (libpak's shape: id, version, uri, sha256, purl,
+ * cpes, licenses = [{type}] — or `name`, `cpe`, `licenses = ["MIT"]`).
+ */
+export function catalogFromMetadata(metadata: TomlTable, file = 'buildpack.toml'): CatalogEntry[] {
+  const deps = metadata['dependencies'] ?? [];
+  if (!Array.isArray(deps)) throw new BuildpackError('CONTRACT', `${file}: metadata.dependencies must be an array of tables`);
+  return deps.map((d, i) => {
+    const where = `${file}: metadata.dependencies[${i}]`;
+    if (!isTable(d)) throw new BuildpackError('CONTRACT', `${where} is not a table`);
+    const name = d['id'] ?? d['name'];
+    const sha = typeof d['sha256'] === 'string' ? d['sha256'] : typeof d['checksum'] === 'string' ? d['checksum'].replace(/^sha256:/, '') : undefined;
+    if (typeof name !== 'string' || typeof d['version'] !== 'string' || typeof d['uri'] !== 'string' || !sha || !/^[0-9a-f]{64}$/i.test(sha)) {
+      throw new BuildpackError('CONTRACT', `${where} needs id (or name), version, uri and a hex sha256`);
+    }
+    const e: CatalogEntry = { name, version: d['version'], uri: d['uri'], sha256: sha.toLowerCase() };
+    if (typeof d['purl'] === 'string') e.purl = d['purl'];
+    const cpe = typeof d['cpe'] === 'string' ? d['cpe'] : Array.isArray(d['cpes']) && typeof d['cpes'][0] === 'string' ? d['cpes'][0] : undefined;
+    if (cpe) e.cpe = cpe;
+    if (Array.isArray(d['licenses'])) {
+      e.licenses = d['licenses'].map((l) => (typeof l === 'string' ? l : isTable(l) && typeof l['type'] === 'string' ? l['type'] : '')).filter(Boolean);
+    }
+    return e;
+  });
+}
+
+export interface CatalogSourceOptions {
+  entries: readonly CatalogEntry[];
+  dispatcher?: Dispatcher;
+}
+
+/** Dependencies listed with URL + sha256 (design.md §8): a mirror, an upstream tarball, a file on disk. */
+export class CatalogSource implements DependencySource {
+  readonly kind = 'catalog';
+  readonly #entries: readonly CatalogEntry[];
+  readonly #dispatcher: Dispatcher | undefined;
+
+  constructor(opts: CatalogSourceOptions) {
+    this.#entries = opts.entries;
+    this.#dispatcher = opts.dispatcher;
+  }
+
+  async versions(name: string): Promise<string[]> {
+    return [...new Set(this.#entries.filter((e) => e.name === name).map((e) => e.version))];
+  }
+
+  #entry(name: string, version: string): CatalogEntry {
+    const e = this.#entries.find((x) => x.name === name && x.version === version);
+    if (!e) throw new BuildpackError('DEPENDENCY_UNRESOLVED', `the catalog has no ${name} ${version}`);
+    return e;
+  }
+
+  async describe(name: string, version: string): Promise<DependencyDescription> {
+    const e = this.#entry(name, version);
+    const d: DependencyDescription = {
+      name,
+      version,
+      checksum: `sha256:${e.sha256}`,
+      uri: e.uri,
+      purl: e.purl ?? `pkg:generic/${encodeURIComponent(name)}@${encodeURIComponent(version)}?download_url=${encodeURIComponent(e.uri)}`,
+      licenses: e.licenses ?? [],
+      source: this.kind,
+    };
+    if (e.cpe) d.cpe = e.cpe;
+    return d;
+  }
+
+  async fetch(name: string, version: string, dir: string): Promise<FetchedDependency> {
+    const d = await this.describe(name, version);
+    await mkdir(dir, { recursive: true });
+    const url = new URL(d.uri);
+    const file = join(dir, basename(decodeURIComponent(url.pathname)) || `${name}-${version}`);
+    const what = `${name} ${version} from the catalog`;
+    if (url.protocol === 'file:') {
+      await copyFile(fileURLToPath(url), file).catch((err: Error) => {
+        throw new BuildpackError('DEPENDENCY_FETCH', `${what}: cannot copy ${fileURLToPath(url)}: ${err.message}`, { cause: err });
+      });
+    } else if (url.protocol === 'https:' || url.protocol === 'http:') {
+      await downloadFile(d.uri, file, { dispatcher: this.#dispatcher ?? trustingDispatcher(), what });
+    } else {
+      throw new BuildpackError('DEPENDENCY_FETCH', `${what}: unsupported URI scheme ${url.protocol}`);
+    }
+    try {
+      const sha256 = await verifyFile(file, { algorithm: 'sha256', hex: d.checksum.slice('sha256:'.length) }, what);
+      return { ...d, path: file, sha256 };
+    } catch (err) {
+      await rm(file, { force: true });
+      throw err;
+    }
+  }
+}

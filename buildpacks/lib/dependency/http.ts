@@ -1,0 +1,103 @@
+import { createWriteStream } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
+import { BuildpackError } from '../errors.js';
+
+/** TLS trust for downloads: a CA bundle (npm's cafile/ca) and whether to verify at all (strict-ssl). */
+export interface TrustOptions {
+  ca?: string[];
+  rejectUnauthorized?: boolean;
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * A dispatcher honouring the user's trust settings: given CAs replace Node's roots (as npm's cafile does)
+ * with NODE_EXTRA_CA_CERTS added back; HTTP(S)_PROXY/NO_PROXY are honoured.
+ */
+export function trustingDispatcher(opts: TrustOptions = {}): Dispatcher {
+  const env = opts.env ?? process.env;
+  const tls: { ca?: string[]; rejectUnauthorized?: boolean } = {};
+  if (opts.ca?.length) {
+    const extra = env['NODE_EXTRA_CA_CERTS'];
+    let extraPem: string[] = [];
+    try {
+      if (extra) extraPem = [readFileSync(extra, 'utf8')];
+    } catch {
+      // an unreadable NODE_EXTRA_CA_CERTS is ignored, as Node itself does (with a warning of its own)
+    }
+    tls.ca = [...opts.ca, ...extraPem];
+  }
+  if (opts.rejectUnauthorized === false) tls.rejectUnauthorized = false;
+  const proxied = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((k) => env[k]);
+  if (proxied) return new EnvHttpProxyAgent({ connect: tls, requestTls: tls, proxyTls: tls });
+  return new Agent({ connect: tls });
+}
+
+export interface GetOptions {
+  dispatcher: Dispatcher;
+  headers?: Record<string, string>;
+  /** What is being fetched, for error messages. */
+  what: string;
+}
+
+const REDIRECTS = 5;
+
+async function get(url: string, opts: GetOptions): Promise<Dispatcher.ResponseData> {
+  let current = url;
+  for (let i = 0; i <= REDIRECTS; i++) {
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(current, { method: 'GET', headers: opts.headers ?? {}, dispatcher: opts.dispatcher, headersTimeout: 60_000, bodyTimeout: 300_000 });
+    } catch (err) {
+      throw new BuildpackError('DEPENDENCY_FETCH', `${opts.what}: GET ${current} failed: ${(err as Error).message}`, { cause: err });
+    }
+    const location = res.headers['location'];
+    if (res.statusCode >= 300 && res.statusCode < 400 && typeof location === 'string') {
+      await res.body.dump();
+      const next = new URL(location, current);
+      // credentials go only to the host they were configured for
+      if (next.host !== new URL(current).host && opts.headers?.['authorization']) {
+        const { authorization: _drop, ...rest } = opts.headers;
+        opts = { ...opts, headers: rest };
+      }
+      current = next.toString();
+      continue;
+    }
+    return res;
+  }
+  throw new BuildpackError('DEPENDENCY_FETCH', `${opts.what}: too many redirects from ${url}`);
+}
+
+async function failure(res: Dispatcher.ResponseData, url: string, what: string): Promise<never> {
+  const text = (await res.body.text().catch(() => '')).slice(0, 200).replace(/\s+/g, ' ');
+  throw new BuildpackError('DEPENDENCY_FETCH', `${what}: GET ${url} answered ${res.statusCode}${text ? `: ${text}` : ''}`);
+}
+
+/** GETs JSON; `undefined` for 404. */
+export async function getJson(url: string, opts: GetOptions): Promise<unknown | undefined> {
+  const res = await get(url, opts);
+  if (res.statusCode === 404) {
+    await res.body.dump();
+    return undefined;
+  }
+  if (res.statusCode !== 200) return failure(res, url, opts.what);
+  try {
+    return await res.body.json();
+  } catch (err) {
+    throw new BuildpackError('DEPENDENCY_FETCH', `${opts.what}: GET ${url} returned invalid JSON`, { cause: err });
+  }
+}
+
+/** Streams a GET into `file`; a partial file is removed on failure. */
+export async function downloadFile(url: string, file: string, opts: GetOptions): Promise<void> {
+  const res = await get(url, opts);
+  if (res.statusCode !== 200) return failure(res, url, opts.what);
+  try {
+    await pipeline(res.body, createWriteStream(file));
+  } catch (err) {
+    await rm(file, { force: true });
+    throw new BuildpackError('DEPENDENCY_FETCH', `${opts.what}: downloading ${url} failed: ${(err as Error).message}`, { cause: err });
+  }
+}

@@ -1,0 +1,11 @@
+export { AptSource, debianUpstreamVersion, debPurl, parseAptRecords, type AptRecord, type AptSourceOptions } from './apt-source.js';
+export { fetchCached, downloadLayerName, type CachedFetchOptions } from './cache.js';
+export { CatalogSource, catalogFromMetadata, type CatalogEntry, type CatalogSourceOptions } from './catalog-source.js';
+export { extractTarGz, type ExtractOptions } from './extract.js';
+export { HostSource, type HostSourceOptions, type HostTool } from './host-source.js';
+export { trustingDispatcher, type TrustOptions } from './http.js';
+export { hashFile, parseIntegrity, toIntegrity, verifyFile, type ExpectedDigest, type HashAlgorithm } from './integrity.js';
+export { loadNpmConfig, NpmConfig, parseNpmrc, type NpmConfigOptions } from './npm-config.js';
+export { NpmSource, npmPurl, type NpmSourceOptions } from './npm-source.js';
+export { defaultSemverOf, resolveVersion, selectVersionRequest, type ResolveOptions, type VersionRequest } from './resolve.js';
+export type { DependencyDescription, DependencySource, FetchedDependency } from './source.js';
