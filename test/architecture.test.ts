@@ -65,6 +65,11 @@ describe('design.md §2: dependency direction', () => {
     expect(bad).toEqual([]);
   });
 
+  it('buildpacks/ never import lifecycle/ or registry/ (a buildpack is its own program)', () => {
+    const bad = internal.filter((e) => e.from.startsWith('buildpacks/') && (e.to.startsWith('lifecycle/') || e.to.startsWith('registry/')));
+    expect(bad).toEqual([]);
+  });
+
   it('sbom/ and stacks/ make no network calls of their own', () => {
     const net = /^(undici|node:https?|node:net|node:dgram|node:tls|https?|net)$/;
     const bad = edges.filter(

@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import semver from 'semver';
 import { BuildpackError } from '../errors.js';
 import { verifyFile } from './integrity.js';
 import type { DependencyDescription, DependencySource, FetchedDependency } from './source.js';
@@ -37,6 +38,11 @@ export function parseAptRecords(text: string): AptRecord[] {
 /** The upstream part of a Debian version (no epoch, no Debian revision), for semver comparison. */
 export function debianUpstreamVersion(v: string): string {
   return v.replace(/^\d+:/, '').replace(/-[^-]*$/, '');
+}
+
+/** Semver of a Debian version for constraint matching: the upstream part's leading numbers (`2:1.19~1` → 1.19.0). */
+export function debianSemver(v: string): string | null {
+  return semver.coerce(debianUpstreamVersion(v))?.version ?? null;
 }
 
 /** `pkg:deb/debian/<name>@<version>?arch=<arch>&distro=debian-<version>` (purl spec, deb type). */

@@ -1,4 +1,4 @@
-export { AptSource, debianUpstreamVersion, debPurl, parseAptRecords, type AptRecord, type AptSourceOptions } from './apt-source.js';
+export { AptSource, debianSemver, debianUpstreamVersion, debPurl, parseAptRecords, type AptRecord, type AptSourceOptions } from './apt-source.js';
 export { fetchCached, downloadLayerName, type CachedFetchOptions } from './cache.js';
 export { CatalogSource, catalogFromMetadata, type CatalogEntry, type CatalogSourceOptions } from './catalog-source.js';
 export { extractTarGz, type ExtractOptions } from './extract.js';

