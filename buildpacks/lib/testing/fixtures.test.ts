@@ -279,10 +279,74 @@ describe('buildpack.md "Software-Bill-of-Materials" through the SDK (fixture sdk
   });
 });
 
+/**
+ * NETWORK: the npm registry through the user's npm configuration, seen by a buildpack process with only the
+ * env the lifecycle forwards (design.md §7: trust settings and the npmrc files by path). Skipped when the
+ * registry is unreachable outside CI; fails under CI=true.
+ */
+describe('a buildpack downloading through npm with the filtered env (fixture sdk/npm-fetcher, network)', () => {
+  let npmEnv: Record<string, string> = {};
+  let offline: string | undefined;
+  beforeAll(async () => {
+    try {
+      const { stdout } = await execa('npm', ['config', 'get', 'globalconfig'], { timeout: 60_000 });
+      npmEnv = {
+        NPM_CONFIG_GLOBALCONFIG: stdout.trim(),
+        NPM_CONFIG_USERCONFIG: process.env['npm_config_userconfig'] ?? join(process.env['HOME'] ?? '/root', '.npmrc'),
+        ...(process.env['NODE_EXTRA_CA_CERTS'] ? { NODE_EXTRA_CA_CERTS: process.env['NODE_EXTRA_CA_CERTS'] } : {}),
+      };
+      await execa('npm', ['view', 'is-number@7.0.0', 'version'], { timeout: 60_000 });
+    } catch (err) {
+      offline = (err as Error).message;
+    }
+  }, 120_000);
+  const online = (ctx: { skip: (note?: string) => void }) => {
+    if (offline === undefined) return;
+    if (process.env['CI'] === 'true') throw new Error(`the npm registry is unreachable under CI: ${offline}`);
+    ctx.skip(`npm registry unreachable: ${offline}`);
+  };
+
+  it('resolves, downloads, verifies, unpacks and reuses on the next build', async (ctx) => {
+    online(ctx);
+    const b = await workspace();
+    const first = await build('npm-fetcher', b, '', npmEnv);
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect(first.stdout).toContain('Resolved is-number 7.0.0 (buildpack default)');
+    expect(first.stdout).toContain('Building layer is-number (no previous layer)');
+    expect(first.stdout).toContain('Building layer download-is-number (no previous layer)');
+    expect(JSON.parse(await text(join(b.layers, 'is-number', 'package.json')))).toMatchObject({ name: 'is-number', version: '7.0.0' });
+    const cdx = JSON.parse(await text(join(b.layers, 'is-number.sbom.cdx.json')));
+    expect(cdx.components).toHaveLength(1);
+    expect(cdx.components[0]).toMatchObject({ name: 'is-number', purl: 'pkg:npm/is-number@7.0.0', licenses: [{ license: { id: 'MIT' } }] });
+    const download = await toml(join(b.layers, 'download-is-number.toml'));
+    expect(download['types']).toEqual({ launch: false, build: false, cache: true });
+    expect((download['metadata'] as Record<string, string>)['checksum']).toMatch(/^sha512-/);
+
+    // the lifecycle's restore: a launch-only layer comes back as metadata only, a cache layer with contents
+    await restoreAsLifecycle(b.layers, 'is-number');
+    await rm(join(b.layers, 'is-number'), { recursive: true });
+    await restoreAsLifecycle(b.layers, 'download-is-number');
+    const second = await build('npm-fetcher', b, '', npmEnv);
+    expect(second.exitCode, second.stderr).toBe(0);
+    expect(second.stdout).toContain('Reusing layer is-number');
+    expect(second.stdout).not.toContain('Downloading');
+    expect((await toml(join(b.layers, 'is-number.toml')))['types']).toEqual({ launch: true, build: false, cache: false });
+  });
+
+  it('names the nearest versions when the constraint cannot be met', async (ctx) => {
+    online(ctx);
+    const b = await workspace();
+    await writeFile(join(b.platform, 'env', 'BP_IS_NUMBER_VERSION'), '^99');
+    const r = await build('npm-fetcher', b, '', npmEnv);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/no available version of is-number satisfies "\^99" \(from BP_IS_NUMBER_VERSION\); nearest available: .*7\.0\.0/);
+  });
+});
+
 describe('the fixture directory', () => {
   it('holds exactly the SDK fixtures with executable bin/detect and bin/build', async () => {
     const names = (await readdir(FIXTURES)).sort();
-    expect(names).toEqual(['cacher', 'greeter', 'sbom-writer']);
+    expect(names).toEqual(['cacher', 'greeter', 'npm-fetcher', 'sbom-writer']);
     for (const n of names) {
       for (const bin of ['detect', 'build']) expect((await stat(join(FIXTURES, n, 'bin', bin))).mode & 0o111).not.toBe(0);
     }

@@ -1,6 +1,7 @@
 import { runBuild, runDetect, type BuildFunction, type DetectFunction } from '../index.js';
 import * as cacher from './cacher.js';
 import * as greeter from './greeter.js';
+import * as npmFetcher from './npm-fetcher.js';
 import * as sbomWriter from './sbom-writer.js';
 
 /** The SDK's fixture buildpacks (test/fixtures/buildpacks/sdk/<name>/), compiled with the rest of buildpacks/. */
@@ -8,6 +9,7 @@ export const FIXTURES: Readonly<Record<string, { detect: DetectFunction; build: 
   greeter,
   cacher,
   'sbom-writer': sbomWriter,
+  'npm-fetcher': npmFetcher,
 };
 
 /** What a fixture's bin/detect or bin/build calls. */
