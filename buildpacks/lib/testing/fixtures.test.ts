@@ -329,7 +329,9 @@ describe('a buildpack downloading through npm with the filtered env (fixture sdk
     const second = await build('npm-fetcher', b, '', npmEnv);
     expect(second.exitCode, second.stderr).toBe(0);
     expect(second.stdout).toContain('Reusing layer is-number');
+    expect(second.stdout).toContain('Reusing layer download-is-number');
     expect(second.stdout).not.toContain('Downloading');
+    expect((await toml(join(b.layers, 'download-is-number.toml')))['types']).toEqual({ launch: false, build: false, cache: true });
     expect((await toml(join(b.layers, 'is-number.toml')))['types']).toEqual({ launch: true, build: false, cache: false });
   });
 

@@ -29,15 +29,15 @@ export async function build(ctx: BuildContext): Promise<BuildResult> {
   ]);
   const version = resolveVersion('is-number', await source.versions('is-number'), request ?? { constraint: '*', source: 'any' });
   ctx.logger.info(`Resolved is-number ${version} (${request?.source})`);
-  const description = await source.describe('is-number', version);
+  // declared on every build so the download stays in the cache even when the layer below is reused
+  const dep = await fetchCached(ctx.layers, source, 'is-number', version, ctx.logger);
   const { layer } = await contributeLayer(
     ctx.layers,
     'is-number',
     {
       types: { launch: true },
-      expected: { version, checksum: description.checksum },
+      expected: { version, checksum: dep.checksum },
       build: async (l) => {
-        const dep = await fetchCached(ctx.layers, source, 'is-number', version, ctx.logger);
         await extractTarGz(dep.path, l.path, { stripComponents: 1 });
         await l.writeSbom([{ name: dep.name, version: dep.version, purl: dep.purl, licenses: dep.licenses, hashes: { sha256: dep.sha256 } }]);
       },
