@@ -1,8 +1,10 @@
-import { createRequire } from 'node:module';
+// JSON imports (not createRequire) so the bundler inlines the lists into self-contained buildpacks.
+import licenseIds from 'spdx-license-ids/index.json' with { type: 'json' };
+import deprecatedIds from 'spdx-license-ids/deprecated.json' with { type: 'json' };
+import exceptionIds from 'spdx-exceptions/index.json' with { type: 'json' };
 
-const require = createRequire(import.meta.url);
-const IDS: readonly string[] = [...(require('spdx-license-ids') as string[]), ...(require('spdx-license-ids/deprecated.json') as string[])];
-const EXCEPTIONS: readonly string[] = require('spdx-exceptions') as string[];
+const IDS: readonly string[] = [...(licenseIds as string[]), ...(deprecatedIds as string[])];
+const EXCEPTIONS: readonly string[] = exceptionIds as string[];
 const ID_BY_LOWER = new Map(IDS.map((id) => [id.toLowerCase(), id]));
 const EXCEPTION_BY_LOWER = new Map(EXCEPTIONS.map((id) => [id.toLowerCase(), id]));
 

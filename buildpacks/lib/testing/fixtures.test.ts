@@ -25,22 +25,13 @@ async function sourcesBelow(dir: string): Promise<string[]> {
 }
 
 /**
- * The fixture buildpacks run the compiled SDK from dist/, which `npm test` builds first. When only these
- * tests run after an edit, stale files in dist/buildpacks/lib are brought up to date by transpiling them.
+ * The fixture buildpacks run their TypeScript bundled into their own directories (scripts/bundle-buildpacks.mjs,
+ * part of `npm run build`), as a lifecycle that mounts them elsewhere needs. Bundling again here keeps a
+ * run of only these tests current after an edit.
  */
 async function ensureCompiled(): Promise<void> {
-  for (const file of await sourcesBelow(join(ROOT, 'buildpacks/lib'))) {
-    const out = join(ROOT, 'dist', relative(ROOT, file)).replace(/\.ts$/, '.js');
-    const srcTime = (await stat(file)).mtimeMs;
-    const outTime = await stat(out).then((s) => s.mtimeMs, () => -1);
-    if (outTime >= srcTime) continue;
-    const js = ts.transpileModule(readFileSync(file, 'utf8'), {
-      compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
-      fileName: file,
-    }).outputText;
-    await mkdir(dirname(out), { recursive: true });
-    await writeFile(out, js);
-  }
+  const { bundleBuildpacks } = (await import(join(ROOT, 'scripts/bundle-buildpacks.mjs'))) as { bundleBuildpacks: (o: { quiet: boolean }) => Promise<void> };
+  await bundleBuildpacks({ quiet: true });
 }
 
 const tmp: string[] = [];
