@@ -18,6 +18,7 @@ export const EXIT_CODES: Readonly<Record<ErrorCode, number>> = {
   REGISTRY: 9,
   IO: 10,
   PLATFORM_API: 11,
+  STACK_LOCK: 13,
   BUILDPACK_API: 12,
   DETECT_NO_GROUP: 20,
   DETECT_ERRORED: 21,

@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'IO' // local filesystem failure
   | 'INTERRUPTED' // cancelled by a signal
   | 'INTERNAL'
+  | 'STACK_LOCK' // a stack's lock file is missing or does not match stack.toml (run `lading stack lock`)
   // lifecycle phases (CNB platform spec exit codes)
   | 'PLATFORM_API' // platform API not supported
   | 'BUILDPACK_API' // buildpack API not supported
