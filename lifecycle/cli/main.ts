@@ -6,6 +6,8 @@ import { copyCommand } from './commands/copy.js';
 import { inspectCommand } from './commands/inspect.js';
 import { imagesCommand } from './commands/images.js';
 import { pushCommand } from './commands/push.js';
+import { stackCommand } from './commands/stack.js';
+import { rebaseCommand } from './commands/rebase.js';
 import { buildCommand } from './commands/build.js';
 
 /** Runs the CLI; returns the exit code (documented in docs/exit-codes.md). */
@@ -24,6 +26,8 @@ export async function run(argv: string[], terminal: Terminal = { stdout: process
     .command(inspectCommand(ctx) as never)
     .command(imagesCommand(ctx) as never)
     .command(pushCommand(ctx) as never)
+    .command(stackCommand(ctx) as never)
+    .command(rebaseCommand(ctx) as never)
     .command(buildCommand(ctx) as never)
     .middleware((args) => {
       lastArgs = args as GlobalArgs;

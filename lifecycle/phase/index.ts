@@ -7,3 +7,4 @@ export * from './exporter.js';
 export * from './detector.js';
 export * from './builder.js';
 export * from './creator.js';
+export * from './rebaser.js';

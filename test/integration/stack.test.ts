@@ -16,7 +16,7 @@ import { requireTools } from '../support/tools.js';
 const ROOT = resolve(import.meta.dirname, '../..');
 const STACK = join(ROOT, 'stacks/bookworm');
 /** .debs are content-addressed and verified, so test runs share one cache. */
-export const DEB_CACHE = join(tmpdir(), 'lading-test-debs');
+const DEB_CACHE = join(tmpdir(), 'lading-test-debs');
 
 interface BuildJson { stack: string; images: { name: string; ref: string; digest: string }[] }
 
