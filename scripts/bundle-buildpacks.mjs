@@ -7,16 +7,24 @@
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, relative } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** entry (TypeScript) → the buildpack directory whose bin/ scripts import `./main.mjs`. */
-export const BUNDLES = [
-  { entry: 'buildpacks/lib/testing/main.ts', dirs: ['greeter', 'cacher', 'sbom-writer', 'npm-fetcher'].map((n) => `test/fixtures/buildpacks/sdk/${n}`) },
-];
+/**
+ * What to bundle: every buildpack of ours (`buildpacks/<name>/` holding `buildpack.toml` and `src/main.ts`
+ * → `buildpacks/<name>/bin/main.mjs`), plus the SDK's fixture buildpacks, which share one entry.
+ */
+export function bundles() {
+  const ours = readdirSync(join(root, 'buildpacks'), { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(root, 'buildpacks', d.name, 'buildpack.toml')) && existsSync(join(root, 'buildpacks', d.name, 'src', 'main.ts')))
+    .map((d) => ({ entry: `buildpacks/${d.name}/src/main.ts`, dirs: [`buildpacks/${d.name}`] }));
+  const fixtures = { entry: 'buildpacks/lib/testing/main.ts', dirs: ['greeter', 'cacher', 'sbom-writer', 'npm-fetcher'].map((n) => `test/fixtures/buildpacks/sdk/${n}`) };
+  return [...ours, fixtures];
+}
 
 export async function bundleBuildpacks({ quiet = false } = {}) {
-  for (const { entry, dirs } of BUNDLES) {
+  for (const { entry, dirs } of bundles()) {
     for (const dir of dirs) {
       const outfile = join(root, dir, 'bin', 'main.mjs');
       await build({
