@@ -7,14 +7,14 @@ import {
 import type { LayerCache } from '../cache/index.js';
 import { availableIsolation, NO_ISOLATION, type Isolation } from '../isolation/index.js';
 import { platformFeatures, type PlatformFeatures, type ProjectDescriptor, type ProjectMetadata } from '../platform/index.js';
-import { analyze, type AnalyzeInput, type Analyzed } from './analyzer.js';
+import { analyze, readRunImage, type AnalyzeInput, type Analyzed } from './analyzer.js';
 import { runBuilder, type BuilderResult } from './builder.js';
-import { checkAppDir, copyAppDir, copySboms, makeBuildDir, writePlatformEnv } from './create/index.js';
+import { checkAppDir, checkSameTarget, copyAppDir, copySboms, makeBuildDir, requestedFlavor, writePlatformEnv, type FlavorChoice } from './create/index.js';
 import { runDetector, type DetectorResult } from './detector.js';
 import { exportImage, type ExportResult } from './exporter.js';
 import { restore, type RestoreResult } from './restorer.js';
 
-export { checkAppDir } from './create/index.js';
+export { checkAppDir, inlineBuildpackDir, withPrePost } from './create/index.js';
 
 export const CREATE_PHASES = ['analyze', 'detect', 'restore', 'build', 'export'] as const;
 export type CreatePhase = (typeof CREATE_PHASES)[number];
@@ -26,7 +26,13 @@ export interface CreateInput {
   project?: ProjectDescriptor;
   catalog: BuildpackSource;
   order: Order;
+  /** The run image; with `runImageChoice`, the stack's base image (its target is what detect and build see). */
   runImage: AnalyzeInput['runImage'];
+  /**
+   * A stack's run images to choose from after the build (no `--run-image`): the launch.toml label
+   * `io.lading.run-image = "static"` exports onto `static`; otherwise onto `runImage`.
+   */
+  runImageChoice?: { static?: AnalyzeInput['runImage'] };
   /** The image this build replaces; a missing image is fine. */
   previousImage?: ContentSource;
   /** Where the app image goes; committed only when the whole image is written. */
@@ -61,6 +67,8 @@ export interface CreateInput {
   onDetectRun?: (run: DetectRun) => void;
   onOutput?: (bp: GroupMember, chunk: string) => void;
   onWarning?: (message: string) => void;
+  /** The run image the export uses, once chosen (after build). */
+  onRunImage?: (image: string, choice: FlavorChoice | undefined) => void;
 }
 
 export interface CreateResult {
@@ -111,7 +119,7 @@ export async function create(input: CreateInput): Promise<CreateResult> {
     const seen = isolation.paths({ appDir: dir.appDir, layersDir: dir.layersDir, platformDir: dir.platformDir });
     const warn = input.onWarning;
 
-    const analyzed = await phase('analyze', () =>
+    let analyzed = await phase('analyze', () =>
       analyze({ runImage: input.runImage, ...(input.previousImage ? { previousImage: input.previousImage } : {}), ...(warn ? { onWarning: warn } : {}) }),
     );
     const target = analyzed.runImage.target;
@@ -151,10 +159,11 @@ export async function create(input: CreateInput): Promise<CreateResult> {
         ...(warn ? { onWarning: warn } : {}),
       }),
     );
-    const user = stackUser(analyzed);
     const project = projectMetadata(input.project);
-    const exported = await phase('export', () =>
-      exportImage({
+    const exported = await phase('export', async () => {
+      analyzed = await chooseRunImage(input, analyzed, built);
+      const user = stackUser(analyzed);
+      return exportImage({
         build: built,
         analyzed,
         appDir: dir.appDir,
@@ -170,8 +179,8 @@ export async function create(input: CreateInput): Promise<CreateResult> {
         tempDir: dir.tmpDir,
         ...(warn ? { onWarning: warn } : {}),
         ...(input.signal ? { signal: input.signal } : {}),
-      }),
-    );
+      });
+    });
     if (input.reportDir) await writeReport(input.reportDir, exported.report);
     if (input.sbomDir) await copySboms(dir.layersDir, input.sbomDir);
     return { analyzed, detected, restored, built, exported, durations };
@@ -184,6 +193,30 @@ export async function create(input: CreateInput): Promise<CreateResult> {
   } finally {
     await dir.dispose();
   }
+}
+
+/**
+ * The run image, chosen after build from the buildpacks' `io.lading.run-image` label when the platform gave
+ * a choice; a chosen static image is analyzed now and must have the target detect and build ran for.
+ */
+async function chooseRunImage(input: CreateInput, analyzed: Analyzed, built: BuilderResult): Promise<Analyzed> {
+  if (!input.runImageChoice) {
+    input.onRunImage?.(analyzed.runImage.name, undefined);
+    return analyzed;
+  }
+  const choice = requestedFlavor(built.labels);
+  const stat = input.runImageChoice.static;
+  if (choice.flavor === 'static' && !stat) {
+    input.onWarning?.(`${choice.reason}, but the builder names no static run image ([[run.images]] flavor = "static"); using ${analyzed.runImage.name}`);
+  }
+  if (choice.flavor !== 'static' || !stat) {
+    input.onRunImage?.(analyzed.runImage.name, choice);
+    return analyzed;
+  }
+  const runImage = await readRunImage(stat);
+  checkSameTarget(analyzed.runImage.target, runImage);
+  input.onRunImage?.(runImage.name, choice);
+  return { ...analyzed, runImage };
 }
 
 function cancelled(signal: AbortSignal | undefined, phase: CreatePhase): void {

@@ -3,14 +3,14 @@ import { join, resolve } from 'node:path';
 import { LadingError, isLadingError, type ContentSource } from '../../../registry/oci/index.js';
 import { familiarName, formatReference, parseReference, withDefaultTag, type ImageReference } from '../../../registry/reference.js';
 import { openSink, openSource, type OpenOptions } from '../../../registry/open.js';
-import { openStoreSource } from '../../../registry/layout/index.js';
+import { openStoreSource, storeHome } from '../../../registry/layout/index.js';
 import {
   DetectError, loadBuildpackCatalog, readBuildpackDescriptor, type BuildpackSource, type Env, type Order,
 } from '../../buildpack/index.js';
 import { DirCache, ImageCache, type LayerCache } from '../../cache/index.js';
-import { checkAppDir, create, creationTime, orderOfBuildpacks, BuildpackFailedError, type CreateInput } from '../../phase/index.js';
+import { checkAppDir, create, creationTime, inlineBuildpackDir, orderOfBuildpacks, withPrePost, BuildpackFailedError, type CreateInput } from '../../phase/index.js';
 import {
-  loadBuilderCatalog, readBuilderConfig, readProjectDescriptor, type BuilderConfig, type ProjectDescriptor,
+  loadBuilderCatalog, readBuilderConfig, readProjectDescriptor, type BuilderConfig, type ProjectBuildpackRef, type ProjectDescriptor,
 } from '../../platform/index.js';
 import { humanSize, shortDigest, type Output } from '../output.js';
 import { globalOpenOptions, type CommandContext } from '../context.js';
@@ -29,7 +29,7 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
   const dest = destination(args);
   const project = await readProjectDescriptor(appDir);
   const builder = args.builder ? await readBuilderConfig(resolve(args.builder)) : undefined;
-  const { catalog, order } = await resolveBuildpacks(args.buildpack ?? [], builder, project, appDir);
+  const { catalog, order } = await resolveBuildpacks(args.buildpack ?? [], builder, project, appDir, join(storeHome({ env }), 'cache', 'inline-buildpacks'));
   const runName = args['run-image'] ?? builder?.runImages[0]?.image;
   if (!runName) {
     throw new LadingError('USAGE', 'no run image: pass --run-image REF, or -B with a builder whose builder.toml has [run] images');
@@ -129,37 +129,52 @@ function tagOf(ref: ImageReference): string {
  * The order and the buildpacks it can use: `-b` (directories or ids the builder has) as one group; else
  * project.toml's group; else the builder's order.
  */
-async function resolveBuildpacks(refs: readonly string[], builder: BuilderConfig | undefined, project: ProjectDescriptor | undefined, appDir: string): Promise<{ catalog: BuildpackSource; order: Order }> {
-  const given = refs.length > 0 ? refs.map((r) => ({ text: r, base: process.cwd() })) : (project?.group ?? []).map((g) => ({ text: g.uri ?? (g.version ? `${g.id}@${g.version}` : g.id!), base: appDir }));
+async function resolveBuildpacks(
+  refs: readonly string[], builder: BuilderConfig | undefined, project: ProjectDescriptor | undefined, appDir: string, inlineRoot: string,
+): Promise<{ catalog: BuildpackSource; order: Order }> {
+  // project.toml refs: a uri, id[@version], or an inline script made into a buildpack directory.
+  const projectRefs = (list: readonly ProjectBuildpackRef[]) =>
+    Promise.all(list.map(async (g) => ({ text: g.script ? await inlineBuildpackDir(g, inlineRoot) : (g.uri ?? (g.version ? `${g.id}@${g.version}` : g.id!)), base: appDir })));
+  const given = refs.length > 0 ? refs.map((r) => ({ text: r, base: process.cwd() })) : await projectRefs(project?.group ?? []);
   const dirs: string[] = [];
-  const members: { id: string; version?: string }[] = [];
-  for (const { text, base } of given) {
-    const path = resolve(base, text.replace(/^file:\/\//, ''));
-    if (await isDir(path)) {
-      const bp = await readBuildpackDescriptor(path);
-      dirs.push(path);
-      members.push({ id: bp.info.id, version: bp.info.version });
-    } else if (/^[./]/.test(text) || text.startsWith('file://')) {
-      throw new LadingError('NOT_FOUND', `buildpack directory ${path} does not exist`);
-    } else {
-      const at = text.lastIndexOf('@');
-      members.push(at > 0 ? { id: text.slice(0, at), version: text.slice(at + 1) } : { id: text });
-    }
-  }
-  const catalog = builder ? await loadBuilderCatalog(builder, dirs) : await loadBuildpackCatalog(dirs);
-  if (members.length > 0) {
-    for (const m of members) {
-      try {
-        catalog.findBuildpack(m.id, m.version);
-      } catch (err) {
-        throw new LadingError('NOT_FOUND', `unknown buildpack ${m.id}${m.version ? `@${m.version}` : ''}: ${(err as Error).message}${builder ? '' : ' (pass a buildpack directory, or -B with a builder that has it)'}`, { cause: err });
+  const collect = async (list: readonly { text: string; base: string }[]) => {
+    const members: { id: string; version?: string }[] = [];
+    for (const { text, base } of list) {
+      const path = resolve(base, text.replace(/^file:\/\//, ''));
+      if (await isDir(path)) {
+        const bp = await readBuildpackDescriptor(path);
+        dirs.push(path);
+        members.push({ id: bp.info.id, version: bp.info.version });
+      } else if (/^[./]/.test(text) || text.startsWith('file://')) {
+        throw new LadingError('NOT_FOUND', `buildpack directory ${path} does not exist`);
+      } else {
+        const at = text.lastIndexOf('@');
+        members.push(at > 0 ? { id: text.slice(0, at), version: text.slice(at + 1) } : { id: text });
       }
     }
-    return { catalog, order: orderOfBuildpacks(members) };
+    return members;
+  };
+  const members = await collect(given);
+  const pre = await collect(await projectRefs(project?.pre ?? []));
+  const post = await collect(await projectRefs(project?.post ?? []));
+  const catalog = builder ? await loadBuilderCatalog(builder, dirs) : await loadBuildpackCatalog(dirs);
+  for (const m of [...members, ...pre, ...post]) {
+    try {
+      catalog.findBuildpack(m.id, m.version);
+    } catch (err) {
+      throw new LadingError('NOT_FOUND', `unknown buildpack ${m.id}${m.version ? `@${m.version}` : ''}: ${(err as Error).message}${builder ? '' : ' (pass a buildpack directory, or -B with a builder that has it)'}`, { cause: err });
+    }
   }
-  if (!builder) throw new LadingError('USAGE', 'no buildpacks: pass -b DIR (repeatable) or -B with a builder directory');
-  if (builder.order.length === 0) throw new LadingError('CONTENT_INVALID', `${builder.file}: has no [[order]]`);
-  return { catalog, order: builder.order };
+  const entries = (list: typeof members) => (list.length > 0 ? (orderOfBuildpacks(list)[0] ?? []) : []);
+  let order: Order;
+  if (members.length > 0) {
+    order = orderOfBuildpacks(members);
+  } else {
+    if (!builder) throw new LadingError('USAGE', 'no buildpacks: pass -b DIR (repeatable) or -B with a builder directory');
+    if (builder.order.length === 0) throw new LadingError('CONTENT_INVALID', `${builder.file}: has no [[order]]`);
+    order = builder.order;
+  }
+  return { catalog, order: withPrePost(order, entries(pre), entries(post)) };
 }
 
 async function isDir(path: string): Promise<boolean> {
