@@ -91,7 +91,8 @@ async function readPrevious(source: ContentSource, onWarning?: (m: string) => vo
   return { image, digest: image.descriptor.digest, reference: digestReference(source, source.location, image.descriptor.digest), metadata };
 }
 
-async function readRunImage(run: AnalyzeInput['runImage']): Promise<AnalyzedRunImage> {
+/** Resolves one run image to a digest, top layer and target (the creator also uses it for a run image chosen after build). */
+export async function readRunImage(run: AnalyzeInput['runImage']): Promise<AnalyzedRunImage> {
   let image: Image;
   try {
     image = await imageFromSource(run.source, await run.source.resolve());

@@ -10,9 +10,15 @@ import {
 /** builder.toml is the operator's input; its problems are CONTENT_INVALID naming the file and key (or line). */
 const CODE = 'CONTENT_INVALID' as const;
 
+/** lading's `flavor` key of a `[[run.images]]` entry: which image a build asking `io.lading.run-image` gets. */
+export const RUN_IMAGE_FLAVORS = ['base', 'static'] as const;
+export type RunImageFlavor = (typeof RUN_IMAGE_FLAVORS)[number];
+
 export interface BuilderRunImage {
   image: string;
   mirrors: string[];
+  /** `flavor = "base" | "static"` (a lading key pack ignores); absent on pack's own entries. */
+  flavor?: RunImageFlavor;
 }
 
 /** A `[[buildpacks]]` entry: a directory (from `uri`), or an id/version some directory must provide. */
@@ -47,7 +53,7 @@ export function parseBuilderConfig(text: string, file: string, dir: string): Bui
   const root = tomlFields(parseToml(text, file, CODE), file, CODE);
   const buildpacks = root.tables('buildpacks').map((t) => builderBuildpack(t, dir));
   const order = parseOrder(root, { requireVersion: false });
-  const run = root.table_('run').tables('images').map((t) => ({ image: t.string('image'), mirrors: t.stringArray('mirrors') }));
+  const run = root.table_('run').tables('images').map((t) => runImage(t));
   const stack = root.table_('stack');
   const legacyRun = stack.optionalString('run-image');
   if (run.length === 0 && legacyRun) run.push({ image: legacyRun, mirrors: stack.stringArray('run-image-mirrors') });
@@ -64,6 +70,12 @@ export function parseBuilderConfig(text: string, file: string, dir: string): Bui
     ...(buildImage ? { buildImage } : {}),
     buildEnv: build.tables('env').flatMap((t) => buildEnvFiles(t)),
   };
+}
+
+function runImage(t: TomlFields): BuilderRunImage {
+  const flavor = t.optionalString('flavor');
+  if (flavor !== undefined && !(RUN_IMAGE_FLAVORS as readonly string[]).includes(flavor)) t.fail(`${t.key('flavor')} "${flavor}" must be one of ${RUN_IMAGE_FLAVORS.join(', ')}`);
+  return { image: t.string('image'), mirrors: t.stringArray('mirrors'), ...(flavor ? { flavor: flavor as RunImageFlavor } : {}) };
 }
 
 function builderBuildpack(t: TomlFields, dir: string): BuilderBuildpack {
