@@ -15,6 +15,7 @@ import { exportImage, type ExportResult } from './exporter.js';
 import { restore, type RestoreResult } from './restorer.js';
 
 export { checkAppDir, inlineBuildpackDir, withPrePost } from './create/index.js';
+export { defaultBuilderDir, ensureStack, requestedFlavor, runImageSet, stackImageRef, DEFAULT_STACK, RUN_IMAGE_LABEL, type EnsureStackEvent, type FlavorChoice } from './create/index.js';
 
 export const CREATE_PHASES = ['analyze', 'detect', 'restore', 'build', 'export'] as const;
 export type CreatePhase = (typeof CREATE_PHASES)[number];

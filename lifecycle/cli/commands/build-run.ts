@@ -8,7 +8,10 @@ import {
   DetectError, loadBuildpackCatalog, readBuildpackDescriptor, type BuildpackSource, type Env, type Order,
 } from '../../buildpack/index.js';
 import { DirCache, ImageCache, type LayerCache } from '../../cache/index.js';
-import { checkAppDir, create, creationTime, inlineBuildpackDir, orderOfBuildpacks, withPrePost, BuildpackFailedError, type CreateInput } from '../../phase/index.js';
+import {
+  checkAppDir, create, creationTime, defaultBuilderDir, ensureStack, inlineBuildpackDir, orderOfBuildpacks, runImageSet, withPrePost,
+  BuildpackFailedError, type CreateInput,
+} from '../../phase/index.js';
 import {
   loadBuilderCatalog, readBuilderConfig, readProjectDescriptor, type BuilderConfig, type ProjectBuildpackRef, type ProjectDescriptor,
 } from '../../platform/index.js';
@@ -29,12 +32,16 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
   const dest = destination(args);
   const project = await readProjectDescriptor(appDir);
   const builder = args.builder ? await readBuilderConfig(resolve(args.builder)) : undefined;
-  const { catalog, order } = await resolveBuildpacks(args.buildpack ?? [], builder, project, appDir, join(storeHome({ env }), 'cache', 'inline-buildpacks'));
-  const runName = args['run-image'] ?? builder?.runImages[0]?.image;
-  if (!runName) {
-    throw new LadingError('USAGE', 'no run image: pass --run-image REF, or -B with a builder whose builder.toml has [run] images');
+  // Without -B: the default builder (stacks/bookworm/builder.toml) gives the buildpacks when none are named, and its stack the run images.
+  const defaultBuilder = builder ? undefined : await readBuilderConfig(defaultBuilderDir());
+  const named = (args.buildpack ?? []).length > 0 || (project?.group ?? []).length > 0;
+  const { catalog, order } = await resolveBuildpacks(args.buildpack ?? [], builder ?? (named ? undefined : defaultBuilder), project, appDir, join(storeHome({ env }), 'cache', 'inline-buildpacks'));
+  const runBuilder = (builder ?? defaultBuilder)!;
+  if (!args['run-image'] && defaultBuilder) await ensureDefaultStack(defaultBuilder.dir, out, env);
+  const runImages = args['run-image'] ? { base: { image: args['run-image'], mirrors: [] } } : runImageSet(runBuilder.runImages, runBuilder.file);
+  if (!runImages) {
+    throw new LadingError('USAGE', `no run image: pass --run-image REF, or -B with a builder whose builder.toml has [run] images (${runBuilder.file} has none)`);
   }
-  const mirrors = args['run-image'] ? [] : (builder?.runImages[0]?.mirrors ?? []);
   const platformEnv = await userEnv(args, project, env);
   const created = creationTime(env, parseCreationTime(args['creation-time']));
   const controller = new AbortController();
@@ -43,8 +50,13 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
   process.once('SIGINT', onSigint);
   const closers: ContentSource[] = [];
   try {
-    const runSource = await openSource(parseReference(runName), options);
-    closers.push(runSource);
+    const runImage = async (r: { image: string; mirrors: string[] }) => {
+      const source = await openSource(parseReference(r.image), options);
+      closers.push(source);
+      return { source, image: r.image, mirrors: r.mirrors };
+    };
+    const runBase = await runImage(runImages.base);
+    const runStatic = 'static' in runImages && runImages.static ? await runImage(runImages.static) : undefined;
     const previous = await previousImage(args, dest, options, env);
     if (previous) closers.push(previous);
     const cache = await openCache(args, options, out);
@@ -55,7 +67,9 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
       ...(project ? { project } : {}),
       catalog,
       order,
-      runImage: { source: runSource, image: runName, mirrors },
+      runImage: runBase,
+      // --run-image is used as given; a builder's run images are chosen from after the build (io.lading.run-image).
+      ...(args['run-image'] ? {} : { runImageChoice: runStatic ? { static: runStatic } : {} }),
       ...(previous ? { previousImage: previous } : {}),
       sink,
       tags: [tagOf(dest)],
@@ -80,6 +94,7 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
       },
       onOutput: (_bp, chunk) => ctx.terminal.stderr.write(chunk),
       onWarning: (message) => out.log(`warning: ${message}`),
+      onRunImage: (image, choice) => out.log(`Run image: ${image}${choice ? ` (${choice.flavor}: ${choice.reason})` : ''}`),
     };
     let result;
     try {
@@ -96,6 +111,7 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
       out.result({
         image: args.image,
         digest: exported.digest,
+        runImage: { image: result.analyzed.runImage.name, reference: result.analyzed.runImage.reference },
         layers: exported.layers.map((l) => ({ name: l.name, diffId: l.diffId, digest: l.digest, size: l.size, reused: l.reused })),
         uploaded: exported.uploaded,
         durations,
@@ -109,6 +125,25 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
     process.off('SIGINT', onSigint);
     await Promise.all(closers.map((c) => c.close().catch(() => undefined)));
   }
+}
+
+/** The default builder's stack in the local store, built on first use (it takes a while: say so). */
+async function ensureDefaultStack(dir: string, out: Output, env: NodeJS.ProcessEnv): Promise<void> {
+  await ensureStack(dir, {
+    env,
+    build: {
+      onEvent: (e) => {
+        if (e.type === 'download') out.log(`  downloading ${e.packages} Debian packages through apt`);
+        else if (e.type === 'layer') out.log(`  ${e.image}: ${e.files} files`);
+      },
+    },
+    onEvent: (e) => {
+      if (e.type === 'build') out.log(`Building the default stack ${e.stack} into the local store (${e.reason}; once, from ${dir}/stack.lock)`);
+      else if (e.type === 'wait') out.log(`Waiting for another lading building the default stack (${e.lock})`);
+      else if (e.type === 'built') out.log(`Built ${e.images.map((i) => `${i.name} ${shortDigest(i.digest)}`).join(', ')}`);
+      else out.debug(`default stack ${e.stack}: reusing the local store's images`);
+    },
+  });
 }
 
 /** Where the image goes: the local store by default, its registry with `--publish`, or a transport. */
