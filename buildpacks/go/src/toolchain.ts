@@ -1,0 +1,183 @@
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import {
+  AptSource,
+  BuildpackError,
+  CatalogSource,
+  HostSource,
+  catalogFromMetadata,
+  debianSemver,
+  extractTarGz,
+  fetchCached,
+  resolveVersion,
+  type CatalogEntry,
+  type DependencyDescription,
+  type Layer,
+  type Layers,
+  type Logger,
+  type SbomComponent,
+  type TomlTable,
+  type VersionRequest,
+} from '../../lib/index.js';
+import { goSemver } from './version.js';
+
+/** A resolved Go toolchain: what it is (for reuse keys and the SBOM) and how to make it usable. */
+export interface GoToolchain {
+  /** Go's version as semver, e.g. 1.19.8. */
+  version: string;
+  source: 'apt' | 'catalog' | 'host';
+  /** Everything the installed toolchain depends on (package versions, checksums): part of reuse keys. */
+  key: TomlTable;
+  /** For the build SBOM. */
+  components: SbomComponent[];
+  /** Keeps the downloads in their cache layers; call on every build so they stay cached. */
+  fetch(layers: Layers, logger: Logger): Promise<void>;
+  /** Fills the toolchain layer (empty for host) and returns GOROOT. */
+  install(layer: Layer): Promise<string>;
+}
+
+export type ToolchainKind = 'apt' | 'catalog' | 'host';
+
+export interface ToolchainOptions {
+  /** BP_GO_TOOLCHAIN; default: catalog when there are catalog entries, else apt. */
+  kind?: string | undefined;
+  catalog: CatalogEntry[];
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+const HINT =
+  'To use another Go: set BP_GO_VERSION to an available version, or point at a toolchain tarball (a mirror or go.dev\'s ' +
+  'go<version>.linux-<arch>.tar.gz) with BP_GO_DIST_URI and BP_GO_DIST_SHA256, or add a [[metadata.dependencies]] entry ' +
+  'with id "go" to the buildpack\'s buildpack.toml, or set BP_GO_TOOLCHAIN=host to use this machine\'s go (docs/buildpacks/go.md).';
+
+/** Catalog entries for `go`: buildpack.toml `[[metadata.dependencies]]` plus BP_GO_DIST_URI/BP_GO_DIST_SHA256. */
+export function goCatalog(metadata: TomlTable, env: { uri?: string | undefined; sha256?: string | undefined; version?: string | undefined }): CatalogEntry[] {
+  const entries = catalogFromMetadata(metadata).filter((e) => e.name === 'go');
+  if (!env.uri && !env.sha256) return entries;
+  if (!env.uri || !env.sha256 || !/^[0-9a-f]{64}$/i.test(env.sha256)) {
+    throw new BuildpackError('CONFIG', 'BP_GO_DIST_URI and BP_GO_DIST_SHA256 go together: a URL (https, http or file) and the hex sha256 of the file');
+  }
+  const named = /go(\d+\.\d+(?:\.\d+)?(?:(?:rc|beta)\d+)?)\.[a-z]+-[a-z0-9]+\.tar\.gz$/.exec(env.uri)?.[1];
+  const version = named ?? (env.version && goSemver(env.version) === env.version ? env.version : undefined);
+  if (!version) throw new BuildpackError('CONFIG', `BP_GO_DIST_URI ${env.uri}: cannot tell the Go version from the file name (go1.22.5.linux-amd64.tar.gz); set BP_GO_VERSION to the exact version`);
+  return [{ name: 'go', version: goSemver(version) ?? version, uri: env.uri, sha256: env.sha256.toLowerCase(), purl: `pkg:golang/stdlib@${goSemver(version) ?? version}`, licenses: ['BSD-3-Clause'] }, ...entries];
+}
+
+export function toolchainKind(opts: ToolchainOptions): ToolchainKind {
+  const k = (opts.kind ?? '').trim().toLowerCase();
+  if (k === 'apt' || k === 'catalog' || k === 'host') return k;
+  if (k !== '') throw new BuildpackError('CONFIG', `BP_GO_TOOLCHAIN=${opts.kind}: must be apt, catalog or host`);
+  return opts.catalog.length > 0 ? 'catalog' : 'apt';
+}
+
+/** Resolves the request against the chosen source; the error lists what exists and how to point elsewhere. */
+export async function resolveToolchain(request: VersionRequest, opts: ToolchainOptions): Promise<GoToolchain> {
+  const kind = toolchainKind(opts);
+  try {
+    if (kind === 'host') return await hostToolchain(request, opts);
+    if (kind === 'catalog') return await catalogToolchain(request, opts);
+    return await aptToolchain(request, opts);
+  } catch (err) {
+    if (err instanceof BuildpackError && err.code === 'DEPENDENCY_UNRESOLVED') {
+      throw new BuildpackError('DEPENDENCY_UNRESOLVED', `${err.message} (source: ${kind}). ${HINT}`, { cause: err.cause });
+    }
+    throw err;
+  }
+}
+
+async function aptPackages(env: ToolchainOptions['env']): Promise<string[]> {
+  const r = await execa('apt-cache', ['pkgnames', 'golang-'], { env: { ...env, LC_ALL: 'C' }, extendEnv: false, reject: false });
+  if (r.failed && (r as { code?: string }).code === 'ENOENT') throw new BuildpackError('DEPENDENCY_FETCH', 'apt-cache is not installed: the apt toolchain source needs apt (Debian/Ubuntu)');
+  return String(r.stdout ?? '')
+    .split('\n')
+    .map((s) => s.trim())
+    .filter((s) => /^golang-\d+\.\d+-go$/.test(s))
+    .sort();
+}
+
+async function aptToolchain(request: VersionRequest, opts: ToolchainOptions): Promise<GoToolchain> {
+  const apt = new AptSource({ env: opts.env });
+  const byVersion = new Map<string, string>();
+  for (const pkg of await aptPackages(opts.env)) {
+    for (const v of await apt.versions(pkg).catch((): string[] => [])) byVersion.set(v, pkg);
+  }
+  const debVersion = resolveVersion('go (Debian golang-<minor>-go)', [...byVersion.keys()], request, { semverOf: debianSemver });
+  const goPkg = byVersion.get(debVersion) as string;
+  const srcPkg = goPkg.replace(/-go$/, '-src');
+  const minor = /^golang-(\d+\.\d+)-go$/.exec(goPkg)?.[1] as string;
+  const [go, src] = await Promise.all([apt.describe(goPkg, debVersion), apt.describe(srcPkg, debVersion)]);
+  const version = debianSemver(debVersion) as string;
+  let debs: string[] = [];
+  return {
+    version,
+    source: 'apt',
+    key: { source: 'apt', packages: [`${goPkg}=${debVersion}`, `${srcPkg}=${debVersion}`], checksums: [go.checksum, src.checksum] },
+    components: [go, src].map(component),
+    async fetch(layers, logger) {
+      debs = [(await fetchCached(layers, apt, goPkg, debVersion, logger)).path, (await fetchCached(layers, apt, srcPkg, debVersion, logger)).path];
+    },
+    async install(layer) {
+      if (debs.length !== 2) throw new BuildpackError('DEPENDENCY_FETCH', `${goPkg} was not fetched before installing`);
+      for (const deb of debs) await run('dpkg-deb', ['-x', deb, layer.path]);
+      // Unused by `go build -trimpath` (the standard library is rebuilt into GOCACHE) and large.
+      await rm(join(layer.path, 'usr', 'share', 'doc'), { recursive: true, force: true });
+      await rm(join(layer.path, 'usr', 'share', `go-${minor}`, 'test'), { recursive: true, force: true });
+      for (const d of await readdir(join(layer.path, 'usr', 'lib', `go-${minor}`, 'pkg')).catch((): string[] => [])) {
+        if (/^linux_/.test(d)) await rm(join(layer.path, 'usr', 'lib', `go-${minor}`, 'pkg', d), { recursive: true, force: true });
+      }
+      return join(layer.path, 'usr', 'lib', `go-${minor}`);
+    },
+  };
+}
+
+async function catalogToolchain(request: VersionRequest, opts: ToolchainOptions): Promise<GoToolchain> {
+  const catalog = new CatalogSource({ entries: opts.catalog });
+  const v = resolveVersion('go (catalog)', await catalog.versions('go'), request, { semverOf: goSemver });
+  const d = await catalog.describe('go', v);
+  let file: string | undefined;
+  return {
+    version: goSemver(v) as string,
+    source: 'catalog',
+    key: { source: 'catalog', version: v, checksums: [d.checksum] },
+    components: [component(d)],
+    async fetch(layers, logger) {
+      file = (await fetchCached(layers, catalog, 'go', v, logger)).path;
+    },
+    async install(layer) {
+      if (!file) throw new BuildpackError('DEPENDENCY_FETCH', 'the Go tarball was not fetched before installing');
+      await extractTarGz(file, layer.path, { stripComponents: 1 });
+      return layer.path;
+    },
+  };
+}
+
+async function hostToolchain(request: VersionRequest, opts: ToolchainOptions): Promise<GoToolchain> {
+  const host = new HostSource({ env: opts.env, tools: { go: { command: 'go', versionArgs: ['version'], versionPattern: /go(\d+\.\d+(?:\.\d+)?(?:(?:rc|beta)\d+)?)/ } } });
+  const v = resolveVersion('go (host)', await host.versions('go'), request, { semverOf: goSemver });
+  const d = await host.fetch('go', v);
+  return {
+    version: goSemver(v) as string,
+    source: 'host',
+    key: { source: 'host', version: v, checksums: [d.checksum] },
+    components: [{ ...component(d), name: 'go (host toolchain)' }],
+    async fetch() {},
+    async install() {
+      return (await run(d.path, ['env', 'GOROOT'], opts.env)).trim();
+    },
+  };
+}
+
+function component(d: DependencyDescription): SbomComponent {
+  const c: SbomComponent = { name: d.name, version: d.version, type: 'application', purl: d.purl, licenses: d.licenses, downloadLocation: d.uri };
+  if (d.checksum.startsWith('sha256:')) c.hashes = { sha256: d.checksum.slice(7) };
+  return c;
+}
+
+async function run(cmd: string, args: string[], env?: Readonly<Record<string, string | undefined>>): Promise<string> {
+  try {
+    return (await execa(cmd, args, { ...(env ? { env, extendEnv: false } : {}), timeout: 600_000 })).stdout;
+  } catch (err) {
+    throw new BuildpackError('DEPENDENCY_FETCH', `${cmd} ${args.join(' ')} failed: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`, { cause: err });
+  }
+}
