@@ -1,0 +1,82 @@
+import { join } from 'node:path';
+import {
+  BuildpackError,
+  detectFail,
+  detectPass,
+  NpmSource,
+  runBuild,
+  runDetect,
+  type BuildContext,
+  type BuildResult,
+  type DetectContext,
+  type DetectResult,
+  type DependencySource,
+} from '../../lib/index.js';
+import { nodeVersionRequest, npmVersionRequest } from './node-version.js';
+import { buildScripts, npmEnv, npmInstall, runBuildScripts } from './npm-install.js';
+import { hasDependencies, isFile, projectDir, readProject, SCRIPT_ENTRIES, type NodeProject } from './project.js';
+import { contributeRuntime } from './runtime.js';
+import { startProcesses } from './start-command.js';
+
+/** Passes for a directory with package.json, or a script-only app (server.js, app.js or index.js). */
+export async function detect(ctx: DetectContext): Promise<DetectResult> {
+  const dir = projectDir(ctx.appDir, ctx.config('BP_NODE_PROJECT_PATH'));
+  const markers = ['package.json', ...SCRIPT_ENTRIES];
+  for (const f of markers) {
+    if (await isFile(join(dir, f))) {
+      return detectPass({ provides: [{ name: 'node' }], requires: [{ name: 'node', metadata: { build: true, launch: true } }] });
+    }
+  }
+  return detectFail(`no ${markers.join(', ')} in ${dir}`);
+}
+
+/**
+ * The package manager the project uses. npm is built in; the `packageManager` field may pin npm's version.
+ * yarn and pnpm projects are recognised and refused with a clear message until they are supported.
+ */
+export function packageManager(project: NodeProject): { name: 'npm'; version?: string } {
+  const file = join(project.dir, 'package.json');
+  const field = project.packageJson?.packageManager;
+  if (field !== undefined) {
+    const m = /^(npm|yarn|pnpm)@(\d[^+\s]*)(\+.*)?$/.exec(field.trim());
+    if (!m) throw new BuildpackError('CONFIG', `${file}: "packageManager": "${field}" is not one of npm@<version>, yarn@<version>, pnpm@<version>`);
+    if (m[1] !== 'npm') throw new BuildpackError('CONFIG', `${file}: "packageManager": "${field}": ${m[1]} projects are not supported yet by this buildpack; use npm (package-lock.json)`);
+    return { name: 'npm', version: m[2]! };
+  }
+  if (!project.npmLockfile && (project.hasYarnLock || project.hasPnpmLock)) {
+    const lock = project.hasYarnLock ? 'yarn.lock' : 'pnpm-lock.yaml';
+    throw new BuildpackError('CONFIG', `${join(project.dir, lock)}: ${lock === 'yarn.lock' ? 'yarn' : 'pnpm'} projects are not supported yet by this buildpack; use npm (package-lock.json)`);
+  }
+  return { name: 'npm' };
+}
+
+export interface BuildOptions {
+  /** Injected dependency source (tests); default the user's npm registry from their npm configuration. */
+  source?: DependencySource;
+}
+
+export async function buildWith(ctx: BuildContext, opts: BuildOptions = {}): Promise<BuildResult> {
+  const project = await readProject(projectDir(ctx.appDir, ctx.config('BP_NODE_PROJECT_PATH')));
+  const pm = packageManager(project);
+  const source = opts.source ?? (await NpmSource.fromUserConfig({ env: ctx.env, projectDir: project.dir }));
+  const runtime = await contributeRuntime(ctx, source, nodeVersionRequest(project, ctx.config('BP_NODE_VERSION')), npmVersionRequest(ctx.config('BP_NPM_VERSION'), pm.version));
+  const pkg = project.packageJson;
+  if (pkg && (hasDependencies(pkg) || project.npmLockfile)) {
+    const r = await npmInstall(ctx, project, runtime);
+    if (!r.installed) ctx.logger.info('Dependencies unchanged: npm did not run');
+  } else if (pkg) {
+    const scripts = buildScripts(pkg.scripts, ctx.config('BP_NODE_RUN_SCRIPTS'), join(project.dir, 'package.json'));
+    if (scripts.length) {
+      const cache = await ctx.layers.layer('npm-cache', { cache: true });
+      await runBuildScripts(ctx, project, runtime, scripts, npmEnv(ctx, runtime, cache.path));
+    }
+  }
+  return { processes: await startProcesses(project, runtime, project.dir) };
+}
+
+export const build = (ctx: BuildContext): Promise<BuildResult> => buildWith(ctx);
+
+/** The entry bin/detect and bin/build call. */
+export async function main(phase: 'detect' | 'build'): Promise<void> {
+  await (phase === 'detect' ? runDetect(detect) : runBuild(build));
+}

@@ -1,0 +1,155 @@
+import { createHash } from 'node:crypto';
+import { cp, lstat, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { BuildpackError, contributeLayer, nodeArch, type BuildContext, type Layer, type LayerTypes, type TomlTable } from '../../lib/index.js';
+import { runCommand } from './command.js';
+import { installedPackages, lockfileComponents } from './package-sbom.js';
+import type { NodeProject } from './project.js';
+import type { NodeRuntime } from './runtime.js';
+
+/** package.json fields that decide what npm installs; a change to anything else (scripts, main) reinstalls nothing. */
+const DEPENDENCY_FIELDS = ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies', 'bundleDependencies', 'bundledDependencies', 'overrides', 'workspaces'];
+
+/** The scripts to run at build time: BP_NODE_RUN_SCRIPTS (comma-separated), else `build` when defined. */
+export function buildScripts(scripts: Readonly<Record<string, string>>, runScripts: string | undefined, file: string): string[] {
+  if (runScripts !== undefined && runScripts.trim() !== '') {
+    const names = runScripts.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    const missing = names.filter((n) => scripts[n] === undefined);
+    if (missing.length) throw new BuildpackError('CONFIG', `BP_NODE_RUN_SCRIPTS names ${missing.map((m) => `"${m}"`).join(', ')}, which ${file} does not define in "scripts"`);
+    return names;
+  }
+  return scripts['build'] !== undefined ? ['build'] : [];
+}
+
+/** The inputs node_modules depends on, hashed: lockfile, the dependency fields of package.json, the project's .npmrc. */
+export async function dependencyKey(project: NodeProject): Promise<string> {
+  const h = createHash('sha256');
+  const pkg = JSON.parse(await readFile(join(project.dir, 'package.json'), 'utf8')) as Record<string, unknown>;
+  h.update(JSON.stringify(DEPENDENCY_FIELDS.map((f) => [f, pkg[f] ?? null])));
+  h.update('\0');
+  h.update(project.npmLockfile ? await readFile(project.npmLockfile) : 'no lockfile');
+  h.update('\0');
+  h.update(await readFile(join(project.dir, '.npmrc')).catch(() => ''));
+  return h.digest('hex');
+}
+
+/**
+ * The environment npm runs with: the installed runtime first on PATH, npm's cache in the cache layer, headers
+ * for native addons from the runtime layer (no download), no audit/fund/update checks. The registry, auth and
+ * CA come from the user's configuration the lifecycle forwards (NPM_CONFIG_USERCONFIG/GLOBALCONFIG,
+ * NODE_EXTRA_CA_CERTS), which npm reads from the environment as it does on the host.
+ */
+export function npmEnv(ctx: BuildContext, runtime: NodeRuntime, cacheDir: string): Record<string, string | undefined> {
+  return {
+    ...ctx.env,
+    PATH: [join(runtime.layer.path, 'bin'), ctx.env['PATH']].filter(Boolean).join(':'),
+    npm_config_cache: cacheDir,
+    npm_config_nodedir: runtime.layer.path,
+    npm_config_update_notifier: 'false',
+    npm_config_fund: 'false',
+    npm_config_audit: 'false',
+  };
+}
+
+/** Copies the files npm needs into `dir`, with the root package's own lifecycle scripts removed (they need the app's sources). */
+async function stageProject(project: NodeProject, dir: string): Promise<void> {
+  const pkg = JSON.parse(await readFile(join(project.dir, 'package.json'), 'utf8')) as Record<string, unknown>;
+  delete pkg['scripts'];
+  await writeFile(join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
+  if (project.npmLockfile) await cp(project.npmLockfile, join(dir, basename(project.npmLockfile)));
+  await cp(join(project.dir, '.npmrc'), join(dir, '.npmrc')).catch(() => undefined);
+}
+
+async function unstageProject(dir: string): Promise<void> {
+  for (const f of ['package.json', 'package-lock.json', 'npm-shrinkwrap.json', '.npmrc']) await rm(join(dir, f), { force: true });
+}
+
+export interface NpmInstallResult {
+  /** Whether npm ran in this build (false when every modules layer was reused). */
+  installed: boolean;
+  scripts: string[];
+}
+
+/** Points `<project>/node_modules` at a layer's node_modules (the app layer holds only the link). */
+async function linkNodeModules(project: NodeProject, layer: Layer, logger: BuildContext['logger']): Promise<void> {
+  const link = join(project.dir, 'node_modules');
+  const st = await lstat(link).catch(() => undefined);
+  if (st && !st.isSymbolicLink()) logger.warn(`${link} is replaced by the installed dependencies (a vendored node_modules is not used)`);
+  await rm(link, { recursive: true, force: true });
+  await symlink(join(layer.path, 'node_modules'), link);
+}
+
+/**
+ * npm: `npm ci` with a lockfile, else `npm install`, into layers keyed by the dependency inputs and the Node
+ * and npm versions, so an unchanged project runs no npm at all. Without build scripts, production dependencies
+ * go straight into the launch layer `modules`. With build scripts, a `build-modules` layer (build, cache) gets
+ * every dependency, the scripts run, and `modules` is that tree pruned of dev dependencies.
+ */
+export async function npmInstall(ctx: BuildContext, project: NodeProject, runtime: NodeRuntime): Promise<NpmInstallResult> {
+  const pkgFile = join(project.dir, 'package.json');
+  const pkg = project.packageJson!;
+  const scripts = buildScripts(pkg.scripts, ctx.config('BP_NODE_RUN_SCRIPTS'), pkgFile);
+  const cache = await ctx.layers.layer('npm-cache', { cache: true });
+  await mkdir(cache.path, { recursive: true });
+  const env = npmEnv(ctx, runtime, cache.path);
+  const npm = (args: string[]) => [runtime.node, runtime.npmCli, ...args];
+  const command = project.npmLockfile ? 'ci' : 'install';
+  const inputs = project.npmLockfile ? `${pkgFile} and ${project.npmLockfile}` : pkgFile;
+  const base = { 'dependencies-sha256': await dependencyKey(project), 'node-version': runtime.version, 'npm-version': runtime.npmVersion, command };
+  let installed = false;
+  const install = async (l: Layer, omitDev: boolean) => {
+    installed = true;
+    await stageProject(project, l.path);
+    const args = [command, omitDev ? '--omit=dev' : '--include=dev', '--no-audit', '--no-fund'];
+    ctx.logger.info(`  Running npm ${args.join(' ')} for ${inputs}`);
+    await runCommand(`npm ${command} for ${inputs}`, npm(args), { cwd: l.path, env });
+    await unstageProject(l.path);
+  };
+  // With a lockfile the layers are reused while the inputs are unchanged; without one, versions float, so
+  // npm always runs (and the SBOM comes from what it installed).
+  const contribute = async (name: string, types: LayerTypes, expected: TomlTable, fill: (l: Layer) => Promise<void>): Promise<Layer> => {
+    if (project.npmLockfile) return (await contributeLayer(ctx.layers, name, { types, expected, build: fill }, ctx.logger)).layer;
+    ctx.logger.info(`Building layer ${name} (no lockfile: npm install runs on every build)`);
+    const l = await ctx.layers.layer(name, types);
+    await l.reset();
+    await fill(l);
+    l.metadata = { ...expected };
+    return l;
+  };
+  const writeModulesSbom = async (l: Layer) => {
+    const components = project.npmLockfile
+      ? lockfileComponents(await readFile(project.npmLockfile, 'utf8'), project.npmLockfile, { omitDev: true, arch: nodeArch(ctx.target.arch) })
+      : await installedPackages(join(l.path, 'node_modules'));
+    await l.writeSbom(components);
+  };
+
+  if (scripts.length === 0) {
+    const layer = await contribute('modules', { launch: true }, { ...base, omit: 'dev' }, (l) => install(l, true));
+    await writeModulesSbom(layer);
+    await linkNodeModules(project, layer, ctx.logger);
+    return { installed, scripts };
+  }
+
+  const full = await contribute('build-modules', { build: true, cache: true }, { ...base, omit: '' }, (l) => install(l, false));
+  await linkNodeModules(project, full, ctx.logger);
+  await runBuildScripts(ctx, project, runtime, scripts, env);
+  const layer = await contribute('modules', { launch: true }, { ...base, omit: 'dev' }, async (l) => {
+    installed = true;
+    await cp(join(full.path, 'node_modules'), join(l.path, 'node_modules'), { recursive: true, verbatimSymlinks: true });
+    await stageProject(project, l.path);
+    ctx.logger.info('  Pruning dev dependencies (npm prune --omit=dev)');
+    await runCommand(`npm prune --omit=dev for ${inputs}`, npm(['prune', '--omit=dev', '--no-audit', '--no-fund']), { cwd: l.path, env });
+    await unstageProject(l.path);
+  });
+  await writeModulesSbom(layer);
+  await linkNodeModules(project, layer, ctx.logger);
+  return { installed, scripts };
+}
+
+/** Runs each build script with `npm run` in the project dir; a failure shows the script's output (exit 51). */
+export async function runBuildScripts(ctx: BuildContext, project: NodeProject, runtime: NodeRuntime, scripts: readonly string[], env: Record<string, string | undefined>): Promise<void> {
+  for (const script of scripts) {
+    ctx.logger.info(`Running build script "${script}": ${project.packageJson?.scripts[script] ?? ''}`);
+    await runCommand(`the "${script}" script of ${join(project.dir, 'package.json')}`, [runtime.node, runtime.npmCli, 'run', script], { cwd: project.dir, env });
+  }
+}

@@ -1,0 +1,114 @@
+import { mkdtemp, rm, symlink, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  contributeLayer,
+  extractTarGz,
+  nodeArch,
+  resolveVersion,
+  type BuildContext,
+  type DependencyDescription,
+  type DependencySource,
+  type Layer,
+  type SbomComponent,
+  type VersionRequest,
+} from '../../lib/index.js';
+import { nodeCpe, runtimePackage } from './node-version.js';
+
+/** The installed runtime: where node and npm are, for later steps and process commands. */
+export interface NodeRuntime {
+  layer: Layer;
+  version: string;
+  npmVersion: string;
+  /** `<layer>/bin/node`: absolute, so process commands need no PATH lookup and no launcher. */
+  node: string;
+  /** npm's entry script, run as `node <npmCli>` (no `/usr/bin/env` needed in the run image). */
+  npmCli: string;
+  reused: boolean;
+}
+
+/** Hex digest of an SRI `sha512-<base64>` checksum, for SBOM hashes. */
+export function sriHex(sri: string): { sha512?: string; sha1?: string } {
+  const m = /^(sha512|sha1)-([A-Za-z0-9+/=]+)$/.exec(sri.trim().split(/\s+/)[0] ?? '');
+  if (!m) return {};
+  return { [m[1] as 'sha512' | 'sha1']: Buffer.from(m[2]!, 'base64').toString('hex') };
+}
+
+/** Files of the node-linux-* package that nothing at build or launch time uses. */
+const UNUSED_RUNTIME_FILES = ['share', 'CHANGELOG.md', 'README.md'];
+
+/**
+ * The `node` layer (build, launch and cache): Node.js from the `node-linux-<arch>` package and npm from the
+ * `npm` package of the user's npm registry, both integrity-checked. Reused while the resolved versions and
+ * their checksums are unchanged; the registry is asked only which versions exist and their checksums.
+ */
+export async function contributeRuntime(ctx: BuildContext, source: DependencySource, request: VersionRequest, npmRequest: VersionRequest): Promise<NodeRuntime> {
+  const pkg = runtimePackage(nodeArch(ctx.target.arch));
+  const version = resolveVersion('Node.js', await source.versions(pkg), request);
+  ctx.logger.info(`Node.js ${version} (${pkg}; requested "${request.constraint}" by ${request.source})`);
+  const npmVersion = resolveVersion('npm', await source.versions('npm'), npmRequest);
+  const [nodeDesc, npmDesc] = await Promise.all([source.describe(pkg, version), source.describe('npm', npmVersion)]);
+  const { layer, reused } = await contributeLayer(
+    ctx.layers,
+    'node',
+    {
+      types: { build: true, launch: true, cache: true },
+      expected: { package: pkg, version, checksum: nodeDesc.checksum, 'npm-version': npmVersion, 'npm-checksum': npmDesc.checksum },
+      build: async (l) => {
+        const tmp = await mkdtemp(join(tmpdir(), 'lading-node-'));
+        try {
+          ctx.logger.info(`  Downloading ${pkg} ${version} and npm ${npmVersion}`);
+          const [node, npm] = await Promise.all([source.fetch(pkg, version, join(tmp, 'node')), source.fetch('npm', npmVersion, join(tmp, 'npm'))]);
+          await extractTarGz(node.path, l.path, { stripComponents: 1 });
+          for (const f of UNUSED_RUNTIME_FILES) await rm(join(l.path, f), { recursive: true, force: true });
+          const npmDir = join(l.path, 'lib', 'node_modules', 'npm');
+          await extractTarGz(npm.path, npmDir, { stripComponents: 1 });
+          await mkdir(join(l.path, 'bin'), { recursive: true });
+          await symlink('../lib/node_modules/npm/bin/npm-cli.js', join(l.path, 'bin', 'npm'));
+          await symlink('../lib/node_modules/npm/bin/npx-cli.js', join(l.path, 'bin', 'npx'));
+          l.metadata['sha256'] = node.sha256;
+          l.metadata['npm-sha256'] = npm.sha256;
+        } finally {
+          await rm(tmp, { recursive: true, force: true });
+        }
+        await l.env().default('NODE_HOME', l.path);
+        await l.env('launch').default('NODE_ENV', 'production');
+        await l.env('launch').default('NODE_VERBOSE', 'false');
+      },
+    },
+    ctx.logger,
+  );
+  // Written on every build, also when the layer is reused: the SBOM describes the layer the image gets.
+  const sha = (k: string) => (typeof layer.metadata[k] === 'string' ? (layer.metadata[k] as string) : '');
+  await layer.writeSbom(runtimeSbom({ ...nodeDesc, sha256: sha('sha256') }, { ...npmDesc, sha256: sha('npm-sha256') }, version));
+  return {
+    layer,
+    version,
+    npmVersion,
+    node: join(layer.path, 'bin', 'node'),
+    npmCli: join(layer.path, 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js'),
+    reused,
+  };
+}
+
+/** The runtime layer's SBOM: Node.js (generic purl + NVD CPE) and the npm it carries. */
+export function runtimeSbom(node: DependencyDescription & { sha256: string }, npm: DependencyDescription & { sha256: string }, version: string): SbomComponent[] {
+  return [
+    {
+      name: 'node',
+      version,
+      type: 'platform',
+      purl: `pkg:generic/node@${version}`,
+      cpe: nodeCpe(version),
+      licenses: node.licenses,
+      hashes: { ...(node.sha256 ? { sha256: node.sha256 } : {}), ...sriHex(node.checksum) },
+    },
+    {
+      name: 'npm',
+      version: npm.version,
+      purl: npm.purl,
+      licenses: npm.licenses,
+      hashes: { ...(npm.sha256 ? { sha256: npm.sha256 } : {}), ...sriHex(npm.checksum) },
+    },
+  ];
+}
