@@ -27,7 +27,6 @@ export function runImageFlavor(cgoEnabled: string | undefined): 'static' | 'base
 
 export async function build(ctx: BuildContext): Promise<BuildResult> {
   const log = ctx.logger;
-  log.title(`${ctx.buildpack.name ?? ctx.buildpack.id} ${ctx.buildpack.version}`);
   const app = ctx.appDir;
   if (!(await exists(join(app, 'go.mod')))) {
     throw new BuildpackError('CONFIG', 'go.mod: not found in the app directory; the Go buildpack builds Go modules (run "go mod init <module path>")');
