@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   BuildpackError,
@@ -68,6 +69,7 @@ export async function buildWith(ctx: BuildContext, opts: BuildOptions = {}): Pro
     const scripts = buildScripts(pkg.scripts, ctx.config('BP_NODE_RUN_SCRIPTS'), join(project.dir, 'package.json'));
     if (scripts.length) {
       const cache = await ctx.layers.layer('npm-cache', { cache: true });
+      await mkdir(cache.path, { recursive: true });
       await runBuildScripts(ctx, project, runtime, scripts, npmEnv(ctx, runtime, cache.path));
     }
   }

@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { isAbsolute, join, normalize, sep } from 'node:path';
+import { isAbsolute, join, normalize, resolve, sep } from 'node:path';
 import { BuildpackError } from '../../lib/index.js';
 
 /** The fields of package.json this buildpack reads; everything else is left to the package manager. */
@@ -58,7 +58,7 @@ export function projectDir(appDir: string, projectPath: string | undefined): str
   if (isAbsolute(p) || rel === '..' || rel.startsWith(`..${sep}`)) {
     throw new BuildpackError('CONFIG', `BP_NODE_PROJECT_PATH="${p}" must be a relative path inside the app directory`);
   }
-  return join(appDir, rel);
+  return resolve(appDir, rel);
 }
 
 function stringMap(value: unknown, field: string, file: string): Record<string, string> {

@@ -1,0 +1,46 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildScripts, dependencyKey } from './npm-install.js';
+import { readProject } from './project.js';
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+describe('build scripts', () => {
+  it('BP_NODE_RUN_SCRIPTS (comma-separated) wins; else `build` when defined; else none', () => {
+    const scripts = { build: 'tsc', lint: 'eslint .', start: 'node a.js' };
+    expect(buildScripts(scripts, 'lint, build', 'package.json')).toEqual(['lint', 'build']);
+    expect(buildScripts(scripts, undefined, 'package.json')).toEqual(['build']);
+    expect(buildScripts(scripts, '  ', 'package.json')).toEqual(['build']);
+    expect(buildScripts({ start: 'node a.js' }, undefined, 'package.json')).toEqual([]);
+  });
+
+  it('a script BP_NODE_RUN_SCRIPTS names but package.json lacks is an error naming both', () => {
+    expect(() => buildScripts({ build: 'tsc' }, 'build,test', '/workspace/package.json')).toThrow('BP_NODE_RUN_SCRIPTS names "test", which /workspace/package.json does not define in "scripts"');
+  });
+});
+
+describe('the dependency key (what node_modules is reused by)', () => {
+  async function key(pkg: object, lock?: string, npmrc?: string): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), 'lading-node-key-'));
+    dirs.push(dir);
+    await writeFile(join(dir, 'package.json'), JSON.stringify(pkg));
+    if (lock !== undefined) await writeFile(join(dir, 'package-lock.json'), lock);
+    if (npmrc !== undefined) await writeFile(join(dir, '.npmrc'), npmrc);
+    return dependencyKey(await readProject(dir));
+  }
+
+  it('ignores scripts, main and version; follows dependencies, the lockfile and the project .npmrc', async () => {
+    const base = await key({ name: 'a', dependencies: { x: '^1' } }, '{"v":1}');
+    expect(await key({ name: 'a', version: '2.0.0', main: 'b.js', scripts: { build: 'tsc' }, dependencies: { x: '^1' } }, '{"v":1}')).toBe(base);
+    expect(await key({ name: 'a', dependencies: { x: '^2' } }, '{"v":1}')).not.toBe(base);
+    expect(await key({ name: 'a', dependencies: { x: '^1' } }, '{"v":2}')).not.toBe(base);
+    expect(await key({ name: 'a', dependencies: { x: '^1' }, overrides: { y: '1.0.0' } }, '{"v":1}')).not.toBe(base);
+    expect(await key({ name: 'a', dependencies: { x: '^1' } }, '{"v":1}', 'omit=optional\n')).not.toBe(base);
+    expect(await key({ name: 'a', dependencies: { x: '^1' } })).not.toBe(base);
+  });
+});

