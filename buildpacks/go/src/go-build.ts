@@ -79,13 +79,14 @@ export async function buildTargets(targets: GoTarget[], opts: GoBuildOptions): P
     const args = ['build', ...opts.flags, '-o', out, t.package];
     opts.logger.info(`  go ${args.join(' ')}`);
     const r = await go(args, opts);
-    if (r.output) opts.logger.info(r.output.replace(/^/gm, '    '));
     if (r.code !== 0) {
       const hint = MISSING_MODULE.test(r.output)
         ? '\nA module is neither vendored nor in the module cache: run "go mod vendor" and commit vendor/ (with vendor/modules.txt), or let the build download it by setting GOPROXY (and GOPRIVATE/GONOSUMDB for private modules, GOFLAGS for other go flags), e.g. lading build -e GOPROXY=<your proxy URL>.'
         : '';
       throw new BuildpackError('BUILD_FAILED', `go build ${t.package} failed (exit ${r.code}):\n${r.output}${hint}`);
     }
+    // On failure the output is in the error (shown once); on success it may hold warnings worth seeing.
+    if (r.output) opts.logger.info(r.output.replace(/^/gm, '    '));
     const v = await go(['version', '-m', out], opts);
     if (v.code !== 0) throw new BuildpackError('BUILD_FAILED', `go version -m ${t.name} failed: ${v.output}`);
     infos.push(parseBuildInfo(v.output));
