@@ -103,10 +103,13 @@ describe.skipIf(!requireTools('apt-get', 'dpkg-deb'))('lading build: bad input f
     expect(r.stderr).toContain(`app directory ${join(ROOT, 'no/such/app')} does not exist`);
   });
 
-  it('no run image and no builder [run] image: a USAGE error (exit 2) naming both ways', async () => {
-    const r = await lading(['build', 'oci:/tmp/never-written:app', '-p', APP, '-b', join(BUILDER, 'buildpacks/hello')]);
+  it('no run image and a -B builder without [run] images: a USAGE error (exit 2) naming both ways', async () => {
+    const dir = temp('lading-no-run-builder-');
+    writeFileSync(join(dir, 'builder.toml'), `[[buildpacks]]\nuri = "${join(BUILDER, 'buildpacks/hello')}"\n\n[[order]]\n[[order.group]]\nid = "sample/hello"\n`);
+    const r = await lading(['build', 'oci:/tmp/never-written:app', '-p', APP, '-B', dir]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('pass --run-image REF, or -B');
+    expect(r.stderr).toContain(`${join(dir, 'builder.toml')} has none`);
     expect(existsSync('/tmp/never-written')).toBe(false);
   });
 
