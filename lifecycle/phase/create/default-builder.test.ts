@@ -28,7 +28,7 @@ describe('the default builder (stacks/bookworm/builder.toml)', () => {
   it('lists buildpacks/node and buildpacks/go by relative uri, in the default order node, go', async () => {
     const c = await readBuilderConfig(defaultBuilderDir());
     expect(c.buildpacks.map((b) => b.dir)).toEqual([join(ROOT, 'buildpacks/node'), join(ROOT, 'buildpacks/go')]);
-    expect(c.order.map((g) => g.map((e) => e.id))).toEqual([['lading/node'], ['lading/go']]);
+    expect(c.order.map((g) => g.map((e) => e.id))).toEqual([['lading/nodejs'], ['lading/go']]);
   });
 
   it("names the stack's run images as `lading stack build` stores them: run-base (base) and run-static (static)", async () => {
@@ -46,6 +46,6 @@ describe('the default builder (stacks/bookworm/builder.toml)', () => {
     const c = await readBuilderConfig(defaultBuilderDir());
     const catalog = await loadBuilderCatalog(c);
     expect(catalog.findBuildpack('lading/go').info.id).toBe('lading/go');
-    expect(catalog.findBuildpack('lading/node').info.id).toBe('lading/node');
+    expect(catalog.findBuildpack('lading/nodejs').info.id).toBe('lading/nodejs');
   });
 });
