@@ -19,6 +19,8 @@ export const EXIT_CODES: Readonly<Record<ErrorCode, number>> = {
   IO: 10,
   PLATFORM_API: 11,
   STACK_LOCK: 13,
+  KEY: 15,
+  SIGNATURE: 16,
   BUILDPACK_API: 12,
   DETECT_NO_GROUP: 20,
   DETECT_ERRORED: 21,

@@ -17,6 +17,8 @@ export type ErrorCode =
   | 'INTERRUPTED' // cancelled by a signal
   | 'INTERNAL'
   | 'STACK_LOCK' // a stack's lock file is missing or does not match stack.toml (run `lading stack lock`)
+  | 'KEY' // a signing or verification key cannot be read: not PEM, not ECDSA P-256, encrypted without or with a wrong passphrase
+  | 'SIGNATURE' // signing failed, or `lading verify`: no signature, or none that verifies with the key for this image's digest
   // lifecycle phases (CNB platform spec exit codes)
   | 'PLATFORM_API' // platform API not supported
   | 'BUILDPACK_API' // buildpack API not supported
