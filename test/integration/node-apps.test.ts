@@ -53,6 +53,17 @@ describe.skipIf(!requireTools('umoci', 'runc', 'apt-get', 'dpkg-deb'))('Node.js 
     expect(String(answer['node'])).toMatch(/^v18\./);
   });
 
+  it('an npm workspace: BP_NODE_PROJECT_PATH picks the member, the root lockfile installs, the member links to its sibling', async () => {
+    const o = out();
+    const r = await build(copyFixture('node-workspace', join(tmp, 'workspace')), o, ['-e', 'BP_NODE_PROJECT_PATH=packages/web']);
+    const log = r.stdout + r.stderr;
+    expect(r.code, log).toBe(0);
+    expect(log).toMatch(/requested "24" by \.nvmrc/);
+    expect(log).toContain('Installing the npm workspace at /workspace (members: packages/lib, packages/web)');
+    const { answer } = await fetchAnswer(o);
+    expect(answer).toMatchObject({ app: 'node-workspace', message: 'hello web from @demo/lib (is-number says true)', nodeEnv: 'production', uid: 1000, cwd: '/workspace/packages/web' });
+  });
+
   /** A copy of the express fixture with package.json changed by `edit`. */
   const express = (name: string, edit: (pkg: Record<string, unknown>) => void) => {
     const dir = copyFixture('node-express', join(tmp, name));

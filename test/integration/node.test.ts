@@ -79,6 +79,7 @@ describe.skipIf(!requireTools('umoci', 'runc', 'apt-get', 'dpkg-deb'))('Node.js 
     expect(log).toContain('Reusing layer modules');
     expect(log).not.toContain('Running npm');
     expect(r.json<BuildJson>().digest).toBe(first.digest);
+    expect(r.json<BuildJson>().uploaded).toBe(0);
   });
 
   it('two builds from different directories give the same digest', async () => {

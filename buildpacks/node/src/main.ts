@@ -18,6 +18,7 @@ import { buildScripts, npmEnv, npmInstall, runBuildScripts } from './npm-install
 import { hasDependencies, isFile, projectDir, readProject, SCRIPT_ENTRIES, type NodeProject } from './project.js';
 import { contributeRuntime } from './runtime.js';
 import { startProcesses } from './start-command.js';
+import { installRoot } from './workspaces.js';
 
 /** Passes for a directory with package.json, or a script-only app (server.js, app.js or index.js). */
 export async function detect(ctx: DetectContext): Promise<DetectResult> {
@@ -60,10 +61,14 @@ export async function buildWith(ctx: BuildContext, opts: BuildOptions = {}): Pro
   const project = await readProject(projectDir(ctx.appDir, ctx.config('BP_NODE_PROJECT_PATH')));
   const pm = packageManager(project);
   const source = opts.source ?? (await NpmSource.fromUserConfig({ env: ctx.env, projectDir: project.dir }));
-  const runtime = await contributeRuntime(ctx, source, nodeVersionRequest(project, ctx.config('BP_NODE_VERSION')), npmVersionRequest(ctx.config('BP_NPM_VERSION'), pm.version));
+  const { root, members } = await installRoot(ctx.appDir, project);
+  // A workspace member without its own version files follows the workspace root's.
+  const request = [project, root].map((p) => nodeVersionRequest(p, ctx.config('BP_NODE_VERSION'))).find((r) => !r.source.startsWith('buildpack default'));
+  const runtime = await contributeRuntime(ctx, source, request ?? nodeVersionRequest(project, undefined), npmVersionRequest(ctx.config('BP_NPM_VERSION'), pm.version));
   const pkg = project.packageJson;
-  if (pkg && (hasDependencies(pkg) || project.npmLockfile)) {
-    const r = await npmInstall(ctx, project, runtime);
+  if (pkg && (hasDependencies(pkg) || project.npmLockfile || root !== project)) {
+    if (root !== project) ctx.logger.info(`Installing the npm workspace at ${root.dir} (members: ${members.join(', ')})`);
+    const r = await npmInstall(ctx, project, runtime, root, members);
     if (!r.installed) ctx.logger.info('Dependencies unchanged: npm did not run');
   } else if (pkg) {
     const scripts = buildScripts(pkg.scripts, ctx.config('BP_NODE_RUN_SCRIPTS'), join(project.dir, 'package.json'));

@@ -6,6 +6,7 @@ import { runCommand } from './command.js';
 import { installedPackages, lockfileComponents } from './package-sbom.js';
 import type { NodeProject } from './project.js';
 import type { NodeRuntime } from './runtime.js';
+import { membersWithModules, relinkMembers, stageMembers, unstageMembers } from './workspaces.js';
 
 /** package.json fields that decide what npm installs; a change to anything else (scripts, main) reinstalls nothing. */
 const DEPENDENCY_FIELDS = ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies', 'bundleDependencies', 'bundledDependencies', 'overrides', 'workspaces'];
@@ -52,7 +53,8 @@ export function npmEnv(ctx: BuildContext, runtime: NodeRuntime, cacheDir: string
 }
 
 /** Copies the files npm needs into `dir`, with the root package's own lifecycle scripts removed (they need the app's sources). */
-async function stageProject(project: NodeProject, dir: string): Promise<void> {
+async function stageProject(project: NodeProject, dir: string, members: readonly string[]): Promise<void> {
+  await stageMembers(project.dir, dir, members);
   const pkg = JSON.parse(await readFile(join(project.dir, 'package.json'), 'utf8')) as Record<string, unknown>;
   delete pkg['scripts'];
   await writeFile(join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
@@ -60,8 +62,12 @@ async function stageProject(project: NodeProject, dir: string): Promise<void> {
   await cp(join(project.dir, '.npmrc'), join(dir, '.npmrc')).catch(() => undefined);
 }
 
-async function unstageProject(dir: string): Promise<void> {
+/** Removes the staged files; workspace links are pointed at the members in the app; members with their own node_modules are recorded. */
+async function unstageProject(project: NodeProject, dir: string, members: readonly string[]): Promise<void> {
   for (const f of ['package.json', 'package-lock.json', 'npm-shrinkwrap.json', '.npmrc']) await rm(join(dir, f), { force: true });
+  if (members.length === 0) return;
+  await unstageMembers(dir, members);
+  await relinkMembers(dir, project.dir);
 }
 
 export interface NpmInstallResult {
@@ -70,13 +76,20 @@ export interface NpmInstallResult {
   scripts: string[];
 }
 
-/** Points `<project>/node_modules` at a layer's node_modules (the app layer holds only the link). */
-async function linkNodeModules(project: NodeProject, layer: Layer, logger: BuildContext['logger']): Promise<void> {
-  const link = join(project.dir, 'node_modules');
+/** Points `<dir>/node_modules` at a layer's copy (the app layer holds only the link). */
+async function linkNodeModules(dir: string, target: string, logger: BuildContext['logger']): Promise<void> {
+  const link = join(dir, 'node_modules');
   const st = await lstat(link).catch(() => undefined);
   if (st && !st.isSymbolicLink()) logger.warn(`${link} is replaced by the installed dependencies (a vendored node_modules is not used)`);
   await rm(link, { recursive: true, force: true });
-  await symlink(join(layer.path, 'node_modules'), link);
+  await symlink(target, link);
+}
+
+/** Links the root's node_modules and each workspace member's own node_modules (recorded in the layer's metadata). */
+async function linkLayer(root: NodeProject, layer: Layer, logger: BuildContext['logger']): Promise<void> {
+  await linkNodeModules(root.dir, join(layer.path, 'node_modules'), logger);
+  const members = layer.metadata['member-modules'];
+  for (const m of Array.isArray(members) ? members : []) if (typeof m === 'string') await linkNodeModules(join(root.dir, m), join(layer.path, m, 'node_modules'), logger);
 }
 
 /**
@@ -85,10 +98,10 @@ async function linkNodeModules(project: NodeProject, layer: Layer, logger: Build
  * go straight into the launch layer `modules`. With build scripts, a `build-modules` layer (build, cache) gets
  * every dependency, the scripts run, and `modules` is that tree pruned of dev dependencies.
  */
-export async function npmInstall(ctx: BuildContext, project: NodeProject, runtime: NodeRuntime): Promise<NpmInstallResult> {
+export async function npmInstall(ctx: BuildContext, app: NodeProject, runtime: NodeRuntime, root: NodeProject = app, members: readonly string[] = []): Promise<NpmInstallResult> {
+  const project = root;
   const pkgFile = join(project.dir, 'package.json');
-  const pkg = project.packageJson!;
-  const scripts = buildScripts(pkg.scripts, ctx.config('BP_NODE_RUN_SCRIPTS'), pkgFile);
+  const scripts = buildScripts(app.packageJson!.scripts, ctx.config('BP_NODE_RUN_SCRIPTS'), join(app.dir, 'package.json'));
   const cache = await ctx.layers.layer('npm-cache', { cache: true });
   await mkdir(cache.path, { recursive: true });
   const env = npmEnv(ctx, runtime, cache.path);
@@ -99,21 +112,25 @@ export async function npmInstall(ctx: BuildContext, project: NodeProject, runtim
   let installed = false;
   const install = async (l: Layer, omitDev: boolean) => {
     installed = true;
-    await stageProject(project, l.path);
+    await stageProject(project, l.path, members);
     const args = [command, omitDev ? '--omit=dev' : '--include=dev', '--no-audit', '--no-fund'];
     ctx.logger.info(`  Running npm ${args.join(' ')} for ${inputs}`);
     await runCommand(`npm ${command} for ${inputs}`, npm(args), { cwd: l.path, env });
-    await unstageProject(l.path);
+    await unstageProject(project, l.path, members);
   };
   // With a lockfile the layers are reused while the inputs are unchanged; without one, versions float, so
   // npm always runs (and the SBOM comes from what it installed).
-  const contribute = async (name: string, types: LayerTypes, expected: TomlTable, fill: (l: Layer) => Promise<void>): Promise<Layer> => {
+  const contribute = async (name: string, types: LayerTypes, expected: TomlTable, fillLayer: (l: Layer) => Promise<void>): Promise<Layer> => {
+    const fill = async (l: Layer) => {
+      await fillLayer(l);
+      l.metadata['member-modules'] = await membersWithModules(l.path, members);
+    };
     if (project.npmLockfile) return (await contributeLayer(ctx.layers, name, { types, expected, build: fill }, ctx.logger)).layer;
     ctx.logger.info(`Building layer ${name} (no lockfile: npm install runs on every build)`);
     const l = await ctx.layers.layer(name, types);
     await l.reset();
     await fill(l);
-    l.metadata = { ...expected };
+    l.metadata = { ...l.metadata, ...expected };
     return l;
   };
   const writeModulesSbom = async (l: Layer) => {
@@ -126,23 +143,25 @@ export async function npmInstall(ctx: BuildContext, project: NodeProject, runtim
   if (scripts.length === 0) {
     const layer = await contribute('modules', { launch: true }, { ...base, omit: 'dev' }, (l) => install(l, true));
     await writeModulesSbom(layer);
-    await linkNodeModules(project, layer, ctx.logger);
+    await linkLayer(project, layer, ctx.logger);
     return { installed, scripts };
   }
 
   const full = await contribute('build-modules', { build: true, cache: true }, { ...base, omit: '' }, (l) => install(l, false));
-  await linkNodeModules(project, full, ctx.logger);
-  await runBuildScripts(ctx, project, runtime, scripts, env);
+  await linkLayer(project, full, ctx.logger);
+  await runBuildScripts(ctx, app, runtime, scripts, env);
   const layer = await contribute('modules', { launch: true }, { ...base, omit: 'dev' }, async (l) => {
     installed = true;
-    await cp(join(full.path, 'node_modules'), join(l.path, 'node_modules'), { recursive: true, verbatimSymlinks: true });
-    await stageProject(project, l.path);
+    for (const m of ['', ...(await membersWithModules(full.path, members))]) {
+      await cp(join(full.path, m, 'node_modules'), join(l.path, m, 'node_modules'), { recursive: true, verbatimSymlinks: true });
+    }
+    await stageProject(project, l.path, members);
     ctx.logger.info('  Pruning dev dependencies (npm prune --omit=dev)');
     await runCommand(`npm prune --omit=dev for ${inputs}`, npm(['prune', '--omit=dev', '--no-audit', '--no-fund']), { cwd: l.path, env });
-    await unstageProject(l.path);
+    await unstageProject(project, l.path, members);
   });
   await writeModulesSbom(layer);
-  await linkNodeModules(project, layer, ctx.logger);
+  await linkLayer(project, layer, ctx.logger);
   return { installed, scripts };
 }
 
