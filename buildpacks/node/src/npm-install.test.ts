@@ -44,3 +44,20 @@ describe('the dependency key (what node_modules is reused by)', () => {
     expect(await key({ name: 'a', dependencies: { x: '^1' } })).not.toBe(base);
   });
 });
+
+describe('the environment npm runs with', () => {
+  it('keeps the forwarded npm configuration and CA, puts the runtime first on PATH, the cache in its layer', async () => {
+    const { npmEnv } = await import('./npm-install.js');
+    const ctx = { env: { PATH: '/usr/bin', NPM_CONFIG_USERCONFIG: '/root/.npmrc', NPM_CONFIG_GLOBALCONFIG: '/usr/etc/npmrc', NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt' } };
+    const runtime = { layer: { path: '/layers/lading_nodejs/node' } };
+    const env = npmEnv(ctx as never, runtime as never, '/layers/lading_nodejs/npm-cache');
+    expect(env).toMatchObject({
+      PATH: '/layers/lading_nodejs/node/bin:/usr/bin',
+      NPM_CONFIG_USERCONFIG: '/root/.npmrc',
+      NPM_CONFIG_GLOBALCONFIG: '/usr/etc/npmrc',
+      NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt',
+      npm_config_cache: '/layers/lading_nodejs/npm-cache',
+      npm_config_nodedir: '/layers/lading_nodejs/node',
+    });
+  });
+});
