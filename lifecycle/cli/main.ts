@@ -9,6 +9,7 @@ import { pushCommand } from './commands/push.js';
 import { stackCommand } from './commands/stack.js';
 import { rebaseCommand } from './commands/rebase.js';
 import { buildCommand } from './commands/build.js';
+import { sbomCommand } from './commands/sbom.js';
 
 /** Runs the CLI; returns the exit code (documented in docs/exit-codes.md). */
 export async function run(argv: string[], terminal: Terminal = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
@@ -29,6 +30,7 @@ export async function run(argv: string[], terminal: Terminal = { stdout: process
     .command(stackCommand(ctx) as never)
     .command(rebaseCommand(ctx) as never)
     .command(buildCommand(ctx) as never)
+    .command(sbomCommand(ctx) as never)
     .middleware((args) => {
       lastArgs = args as GlobalArgs;
     })

@@ -18,6 +18,7 @@ import {
 import { humanSize, shortDigest, type Output } from '../output.js';
 import { globalOpenOptions, type CommandContext } from '../context.js';
 import type { BuildArgs } from './build.js';
+import { attachImageSbom } from './sbom-attach.js';
 
 
 /** `lading build`: resolves the flags into the creator's input, runs it, prints the result. */
@@ -107,6 +108,10 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
       throw err;
     }
     const { exported, durations } = result;
+    const sbom = args.sbom === 'none' ? undefined : await attachImageSbom({
+      dest, name: args.image, digest: exported.digest, options, onWarning: (m) => out.log(`warning: ${m}`),
+      ...(args['sbom-output-dir'] ? { sbomDir: resolve(args['sbom-output-dir']) } : {}),
+    });
     if (out.json) {
       out.result({
         image: args.image,
@@ -114,6 +119,7 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
         runImage: { image: result.analyzed.runImage.name, reference: result.analyzed.runImage.reference },
         layers: exported.layers.map((l) => ({ name: l.name, diffId: l.diffId, digest: l.digest, size: l.size, reused: l.reused })),
         uploaded: exported.uploaded,
+        ...(sbom ? { sbom: { packages: sbom.packages, referrers: sbom.referrers.map((r) => ({ digest: r.digest, artifactType: r.artifactType })) } } : {}),
         durations,
       });
     } else {

@@ -15,6 +15,7 @@ export interface BuildArgs extends GlobalArgs {
   'clear-cache'?: boolean;
   'previous-image'?: string;
   'sbom-output-dir'?: string;
+  sbom?: string;
   'report-output-dir'?: string;
   'creation-time'?: string;
   'default-process'?: string;
@@ -40,6 +41,7 @@ export function buildCommand(ctx: CommandContext) {
         .option('clear-cache', { type: 'boolean', default: false, describe: 'ignore the cached layers (the cache is written afresh)' })
         .option('previous-image', { type: 'string', describe: 'reuse layers from this image (default: the image being built)' })
         .option('sbom-output-dir', { type: 'string', describe: 'copy the SBOM files of the build here' })
+        .option('sbom', { type: 'string', choices: ['attach', 'none'], default: 'attach', describe: 'attach the image SBOM (CycloneDX + SPDX) as referrers of the image; none: do not' })
         .option('report-output-dir', { type: 'string', describe: 'write report.toml here' })
         .option('creation-time', { type: 'string', describe: 'image creation time: seconds since the epoch, or "now" (default: SOURCE_DATE_EPOCH, else 1980-01-01)' })
         .option('default-process', { alias: 'D', type: 'string', describe: 'the process type the image starts by default' })

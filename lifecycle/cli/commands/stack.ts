@@ -5,6 +5,7 @@ import { storeHome } from '../../../registry/layout/index.js';
 import { LadingError } from '../../../registry/oci/index.js';
 import { openSink } from '../../../registry/open.js';
 import { formatReference, parseReference, parseRegistryReference, type ImageReference } from '../../../registry/reference.js';
+import { putStackSbom } from '../../../sbom/index.js';
 import { buildStack, lockStack, type StackEvent } from '../../../stacks/builder/index.js';
 import { globalOpenOptions, type CommandContext, type GlobalArgs } from '../context.js';
 import { shortDigest, type Output } from '../output.js';
@@ -95,6 +96,8 @@ export function stackCommand(ctx: CommandContext) {
                   const sink = await openSink(refs[n]!, options);
                   sinks.push(sink);
                   await writeImage(sink, b.image);
+                  // The OS-package SBOM (CycloneDX + SPDX) as referrers of the image, committed with it.
+                  await putStackSbom(sink, b.image, formatReference(refs[n]!));
                 }
                 for (const sink of sinks) await sink.commit();
               } catch (err) {

@@ -4,7 +4,8 @@ import { dirname, join } from 'node:path';
 import { imageFromSource, writeImage } from '../../../registry/image/index.js';
 import { openStoreSink, openStoreSource, storeHome, withFileLock, type StoreOptions } from '../../../registry/layout/index.js';
 import { isLadingError, type ContentSink, type Image } from '../../../registry/oci/index.js';
-import { parseRegistryReference, type StoreReference } from '../../../registry/reference.js';
+import { familiarName, parseRegistryReference, type StoreReference } from '../../../registry/reference.js';
+import { putStackSbom } from '../../../sbom/index.js';
 import {
   buildStack, readLock, readStackFile, STACK_PACKAGES_LABEL, type BuildStackOptions, type StackLock,
 } from '../../../stacks/builder/index.js';
@@ -83,6 +84,7 @@ export async function ensureStack(stackDir: string, options: EnsureStackOptions 
           const sink = await openStoreSink(images[b.name]!, store);
           sinks.push(sink);
           await writeImage(sink, b.image);
+          await putStackSbom(sink, b.image, familiarName(images[b.name]!.name));
         }
         for (const sink of sinks) await sink.commit();
       } catch (err) {
