@@ -9,6 +9,9 @@ import { pushCommand } from './commands/push.js';
 import { stackCommand } from './commands/stack.js';
 import { rebaseCommand } from './commands/rebase.js';
 import { buildCommand } from './commands/build.js';
+import { signCommand } from './commands/sign.js';
+import { verifyCommand } from './commands/verify.js';
+import { keygenCommand } from './commands/keygen.js';
 import { sbomCommand } from './commands/sbom.js';
 
 /** Runs the CLI; returns the exit code (documented in docs/exit-codes.md). */
@@ -30,6 +33,9 @@ export async function run(argv: string[], terminal: Terminal = { stdout: process
     .command(stackCommand(ctx) as never)
     .command(rebaseCommand(ctx) as never)
     .command(buildCommand(ctx) as never)
+    .command(signCommand(ctx) as never)
+    .command(verifyCommand(ctx) as never)
+    .command(keygenCommand(ctx) as never)
     .command(sbomCommand(ctx) as never)
     .middleware((args) => {
       lastArgs = args as GlobalArgs;

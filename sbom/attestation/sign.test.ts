@@ -87,7 +87,7 @@ describe('sign → verify (offline, key-based)', () => {
     expect(signatureError(() => verifyImageAttestation(Buffer.from(JSON.stringify(tampered)), trusted, other)))
       .toMatch(/does not verify with the trusted key/);
     const sig = Buffer.from(json.dsseEnvelope.signatures[0].sig, 'base64');
-    sig[sig.length - 1] ^= 1;
+    sig[sig.length - 1] = sig[sig.length - 1]! ^ 1;
     const badSig = { ...json, dsseEnvelope: { ...json.dsseEnvelope, signatures: [{ ...json.dsseEnvelope.signatures[0], sig: sig.toString('base64') }] } };
     signatureError(() => verifyBundle(Buffer.from(JSON.stringify(badSig)), trusted));
     expect(signatureError(() => parseBundle(Buffer.from('not json'), 'b'))).toMatch(/^b: is not JSON/);

@@ -108,6 +108,7 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
       throw err;
     }
     const { exported, durations } = result;
+    const signed = await (await import('./sign-build.js')).signBuild(ctx, args, dest, exported.digest, { appDir, durations });
     const sbom = args.sbom === 'none' ? undefined : await attachImageSbom({
       dest, name: args.image, digest: exported.digest, options, onWarning: (m) => out.log(`warning: ${m}`),
       ...(args['sbom-output-dir'] ? { sbomDir: resolve(args['sbom-output-dir']) } : {}),
@@ -121,6 +122,7 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
         uploaded: exported.uploaded,
         ...(sbom ? { sbom: { packages: sbom.packages, referrers: sbom.referrers.map((r) => ({ digest: r.digest, artifactType: r.artifactType })) } } : {}),
         durations,
+        ...(signed ? { signatures: signed.signatures } : {}),
       });
     } else {
       for (const l of exported.layers) out.debug(`  ${l.reused ? 'reused ' : 'written'} ${l.name} ${shortDigest(l.digest)} ${humanSize(l.size)}`);

@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import { LadingError } from '../../../registry/oci/index.js';
 import type { CommandContext, GlobalArgs } from '../context.js';
 
 export interface BuildArgs extends GlobalArgs {
@@ -21,6 +22,18 @@ export interface BuildArgs extends GlobalArgs {
   'default-process'?: string;
   workspace?: string;
   'layers-dir'?: string;
+  'sign-key'?: string;
+  provenance?: boolean;
+  'passphrase-env'?: string;
+  'builder-id'?: string;
+}
+
+/** Signing flags fail before the build, not after it (docs/signing.md). */
+function checkSignFlags(args: BuildArgs): void {
+  if (args.provenance && !args['sign-key']) throw new LadingError('USAGE', '--provenance needs --sign-key FILE (provenance is attached signed)');
+  if (args['sign-key'] && /^(oci|docker)-archive:/.test(args.image)) {
+    throw new LadingError('USAGE', '--sign-key: archives cannot carry referrers; build to oci:DIR, the local store or a registry');
+  }
 }
 
 export function buildCommand(ctx: CommandContext) {
@@ -47,11 +60,18 @@ export function buildCommand(ctx: CommandContext) {
         .option('default-process', { alias: 'D', type: 'string', describe: 'the process type the image starts by default' })
         .option('workspace', { type: 'string', describe: 'build without a namespace: the app dir at this path (it appears in the image); needs --layers-dir' })
         .option('layers-dir', { type: 'string', describe: 'build without a namespace: the layers at this path (it appears in the image); needs --workspace' })
+        .option('sign-key', { type: 'string', describe: 'sign the image after export with this PEM private key (docs/signing.md)' })
+        .option('provenance', { type: 'boolean', default: false, describe: 'also attach a signed SLSA provenance v1 attestation (needs --sign-key)' })
+        .option('passphrase-env', { type: 'string', describe: 'the variable holding the --sign-key passphrase (default LADING_KEY_PASSPHRASE)' })
+        .option('builder-id', { type: 'string', describe: 'with --provenance: the builder id (a URI naming the build platform)' })
         .example('$0 build myapp -B ./builder', 'build the app in this directory into the local store')
         .example('$0 build 127.0.0.1:5000/app:v1 -p app -b ./my-buildpack --run-image run:base --publish', 'push to a registry')
         .example('$0 build oci:out:app -B ./builder --json', 'write an OCI layout and print the result as JSON'),
     // The phases load on first use: other commands never load the lifecycle.
-    handler: async (args: BuildArgs) => (await import('./build-run.js')).runBuild(ctx, args),
+    handler: async (args: BuildArgs) => {
+      checkSignFlags(args);
+      return (await import('./build-run.js')).runBuild(ctx, args);
+    },
   };
 }
 
