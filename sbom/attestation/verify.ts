@@ -76,6 +76,11 @@ export function parseBundle(bytes: Uint8Array, what: string): BundleWithDsseEnve
  */
 export function verifyBundle(bytes: Uint8Array, root: TrustRoot, what = 'bundle'): VerifiedAttestation {
   const bundle = parseBundle(bytes, what);
+  const material0 = bundle.verificationMaterial;
+  if (!('publicKey' in root) && (material0.tlogEntries ?? []).length === 0 && (material0.timestampVerificationData?.rfc3161Timestamps ?? []).length === 0) {
+    // A certificate is only valid at some time: without a log entry or timestamp nothing says when it signed.
+    fail(what, 'is a keyless signature without a transparency-log entry or timestamp, so its certificate cannot be checked');
+  }
   const { material, options } = trustMaterial(root);
   let signer;
   try {

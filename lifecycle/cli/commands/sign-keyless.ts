@@ -58,7 +58,7 @@ export function keylessError(err: unknown, options: KeylessOptions): LadingError
   const http = chain.find((e) => typeof (e as { statusCode?: unknown }).statusCode === 'number') as { statusCode: number; message: string } | undefined;
   const internal = chain.find((e) => typeof (e as { code?: unknown }).code === 'string' && /_ERROR$/.test((e as { code: string }).code)) as { code: string } | undefined;
   const service = internal?.code.startsWith('TLOG') ? `Rekor ${options.rekorURL}` : internal?.code.startsWith('IDENTITY') ? 'the identity token' : `Fulcio ${options.fulcioURL}`;
-  const redact = (s: string) => s.split(options.identityToken).join('<token>');
+  const redact = (s: string) => s.split(options.identityToken).join('<token>').replace(/^\(\d+\)\s*/, '');
   if (http) {
     const code = http.statusCode === 401 || http.statusCode === 403 ? 'AUTH' : 'SIGNATURE';
     return new LadingError(code, `keyless signing: ${service} answered ${http.statusCode}: ${redact(http.message)}`, { cause: err });

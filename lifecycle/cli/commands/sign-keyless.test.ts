@@ -1,0 +1,148 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { X509Certificate } from '@sigstore/core';
+import { digestOf, LadingError } from '../../../registry/oci/index.js';
+import {
+  COSIGN_SIGN_PREDICATE_TYPE, imageStatement, signStatement, statementBytes, verifyImageAttestation,
+} from '../../../sbom/attestation/index.js';
+import { hasTool } from '../../../test/support/tools.js';
+import { keylessError, keylessOptions, keylessSigning, type KeylessOptions } from './sign-keyless.js';
+
+/**
+ * Keyless signing against a fake Fulcio and Rekor on loopback (no public Sigstore service is ever called):
+ * the request shapes @sigstore/sign sends, a certificate issued by a throwaway test CA (openssl), the bundle
+ * verified against that CA, and how CA/log failures reach the user.
+ */
+const base64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+const TOKEN = `${base64url({ alg: 'none' })}.${base64url({ iss: 'https://issuer.example', sub: 'dev@example.com', aud: 'sigstore' })}.c2ln`;
+const image = digestOf('keyless image');
+const statement = statementBytes(imageStatement('reg/app', image, COSIGN_SIGN_PREDICATE_TYPE));
+
+interface Seen { url: string; body: Record<string, any> }
+
+describe.skipIf(!hasTool('openssl'))('keyless signing (mocked Fulcio + Rekor)', () => {
+  let dir: string;
+  let server: Server;
+  let url: string;
+  let caPem: string;
+  const seen: Seen[] = [];
+  let rekorAnswer: { status: number; body: unknown } = { status: 500, body: { message: 'log unavailable' } };
+  let fulcioStatus = 200;
+
+  const body = async (req: IncomingMessage) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    return JSON.parse(Buffer.concat(chunks).toString() || '{}');
+  };
+
+  /** Fulcio's job: check proof of possession, certify the public key for the token's identity. */
+  const issue = (req: Record<string, any>): string => {
+    const pub = req.publicKeyRequest.publicKey.content as string;
+    const sub = JSON.parse(Buffer.from(req.credentials.oidcIdentityToken.split('.')[1], 'base64url').toString()).sub;
+    const proof = Buffer.from(req.publicKeyRequest.proofOfPossession, 'base64');
+    if (!cryptoVerify('sha256', Buffer.from(sub), createPublicKey(pub), proof)) throw new Error('bad proof of possession');
+    writeFileSync(join(dir, 'leaf.pub'), pub);
+    writeFileSync(join(dir, 'ext.cnf'), `[v3]\nsubjectAltName=critical,email:${sub}\n1.3.6.1.4.1.57264.1.8=ASN1:UTF8String:https://issuer.example\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n`);
+    execFileSync('openssl', ['x509', '-new', '-force_pubkey', join(dir, 'leaf.pub'), '-subj', '/', '-CA', join(dir, 'ca.pem'), '-CAkey', join(dir, 'ca.key'),
+      '-days', '1', '-extfile', join(dir, 'ext.cnf'), '-extensions', 'v3', '-out', join(dir, 'leaf.pem')], { stdio: 'ignore' });
+    return readFileSync(join(dir, 'leaf.pem'), 'utf8');
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'lading-keyless-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'ca.key'), '-out', join(dir, 'ca.pem'),
+      '-subj', '/CN=lading test CA', '-days', '2', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign'], { stdio: 'ignore' });
+    caPem = readFileSync(join(dir, 'ca.pem'), 'utf8');
+    server = createServer((req, res) => {
+      void (async () => {
+        const b = await body(req);
+        seen.push({ url: `${req.method} ${req.url}`, body: b });
+        const send = (status: number, v: unknown) => {
+          res.writeHead(status, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(v));
+        };
+        if (req.url === '/api/v2/signingCert') {
+          if (fulcioStatus !== 200) return send(fulcioStatus, { code: fulcioStatus, message: `token ${b.credentials?.oidcIdentityToken} rejected` });
+          return send(200, { signedCertificateEmbeddedSct: { chain: { certificates: [issue(b), caPem] } } });
+        }
+        if (req.url === '/api/v1/log/entries') return send(rekorAnswer.status, rekorAnswer.body);
+        send(404, { message: 'no route' });
+      })().catch((err: Error) => {
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ message: err.message }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await new Promise<void>((r) => server?.close(() => r()));
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const options = (extra: Partial<KeylessOptions> = {}): KeylessOptions => ({ fulcioURL: url, rekorURL: 'none', identityToken: TOKEN, timeout: 5000, ...extra });
+
+  it('flags: token from --identity-token or SIGSTORE_ID_TOKEN, URLs checked, Rekor optional', () => {
+    expect(keylessOptions({ 'fulcio-url': `${url}/`, 'rekor-url': 'none' }, { SIGSTORE_ID_TOKEN: TOKEN })).toEqual({ fulcioURL: url, rekorURL: 'none', identityToken: TOKEN });
+    expect(() => keylessOptions({}, {})).toThrow(/--keyless needs an OIDC identity token/);
+    expect(() => keylessOptions({ 'fulcio-url': 'ftp://x' }, { SIGSTORE_ID_TOKEN: 't' })).toThrow(/not an http\(s\) URL/);
+  });
+
+  it('Fulcio: sends the token, the ephemeral public key and a proof of possession; the bundle verifies against the test CA', async () => {
+    seen.length = 0;
+    const bundle = await signStatement(statement, keylessSigning(options()));
+    const request = seen.find((s) => s.url === 'POST /api/v2/signingCert')!;
+    expect(request.body).toEqual({
+      credentials: { oidcIdentityToken: TOKEN },
+      publicKeyRequest: { publicKey: { algorithm: 'ECDSA', content: expect.stringMatching(/^-----BEGIN PUBLIC KEY-----/) }, proofOfPossession: expect.any(String) },
+    });
+    const json = JSON.parse(bundle.toString());
+    expect(json.mediaType).toBe('application/vnd.dev.sigstore.bundle.v0.3+json');
+    expect(json.verificationMaterial.certificate.rawBytes).toEqual(expect.any(String));
+    // The certificate names the token's identity, chains to the test CA, and its key made the DSSE signature.
+    const leaf = X509Certificate.parse(Buffer.from(json.verificationMaterial.certificate.rawBytes, 'base64'));
+    expect(leaf.subjectAltName).toBe('dev@example.com');
+    expect(leaf.verify(X509Certificate.parse(caPem))).toBe(true);
+    const pae = Buffer.concat([Buffer.from(`DSSEv1 28 application/vnd.in-toto+json ${statement.length} `), statement]);
+    const leafKey = createPublicKey({ key: leaf.publicKey, format: 'der', type: 'spki' });
+    expect(cryptoVerify('sha256', pae, leafKey, Buffer.from(json.dsseEnvelope.signatures[0].sig, 'base64'))).toBe(true);
+    // @sigstore/verify checks a certificate at a logged time: without Rekor (--rekor-url none) the bundle is refused clearly.
+    expect(() => verifyImageAttestation(bundle, { certificateAuthorities: [{ certChainPem: [caPem] }] }, image))
+      .toThrow('bundle: is a keyless signature without a transparency-log entry or timestamp, so its certificate cannot be checked');
+  });
+
+  it('Rekor: proposes a dsse entry (envelope + the Fulcio certificate); a log failure is reported with its status and message', async () => {
+    seen.length = 0;
+    rekorAnswer = { status: 400, body: { code: 400, message: 'entry rejected by test log' } };
+    const o = options({ rekorURL: url });
+    const err = await signStatement(statement, keylessSigning(o)).then(() => undefined, (e: unknown) => keylessError(e, o));
+    const entry = seen.find((s) => s.url === 'POST /api/v1/log/entries')!;
+    expect(entry.body).toMatchObject({ apiVersion: '0.0.1', kind: 'dsse', spec: { proposedContent: { envelope: expect.any(String), verifiers: [expect.any(String)] } } });
+    const envelope = JSON.parse(entry.body.spec.proposedContent.envelope);
+    expect(Buffer.from(envelope.payload, 'base64').equals(statement)).toBe(true);
+    expect(Buffer.from(entry.body.spec.proposedContent.verifiers[0], 'base64').toString()).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    expect(err).toBeInstanceOf(LadingError);
+    expect(err!.code).toBe('SIGNATURE');
+    expect(err!.message).toBe(`keyless signing: Rekor ${url} answered 400: entry rejected by test log`);
+  });
+
+  it('Fulcio refusing the token → AUTH, token redacted; an unreachable CA → NETWORK', async () => {
+    fulcioStatus = 401;
+    const o = options();
+    const err = await signStatement(statement, keylessSigning(o)).then(() => undefined, (e: unknown) => keylessError(e, o));
+    fulcioStatus = 200;
+    expect(err!.code).toBe('AUTH');
+    expect(err!.message).toBe(`keyless signing: Fulcio ${url} answered 401: token <token> rejected`);
+    const closed = options({ fulcioURL: 'http://127.0.0.1:1' });
+    const down = await signStatement(statement, keylessSigning(closed)).then(() => undefined, (e: unknown) => keylessError(e, closed));
+    expect(down!.code).toBe('NETWORK');
+    expect(down!.message).toBe('keyless signing: cannot reach Fulcio http://127.0.0.1:1 (ECONNREFUSED)');
+  });
+});
