@@ -9,7 +9,7 @@ import { loadVerificationKey, verifiedReferrers, type KeyArgs } from './sign-ima
 
 export interface VerifyArgs extends GlobalArgs, KeyArgs {
   image: string;
-  key: string;
+  key?: string;
 }
 
 /** `--json` shape of `lading verify`. */
@@ -31,6 +31,7 @@ export function verifyCommand(ctx: CommandContext) {
         .example('$0 verify docker://127.0.0.1:5000/app:v1 --key lading.pub', 'check the signature before deploying'),
     handler: async (args: VerifyArgs) => {
       const out = ctx.output(args);
+      if (!args.key) throw new LadingError('USAGE', 'verify needs --key FILE (the signer\'s PEM public key)');
       const key = await loadVerificationKey(resolve(args.key), args, ctx.terminal.env);
       const ref = parseReference(args.image);
       const source = await openSource(ref, globalOpenOptions(args, ctx));
