@@ -12,6 +12,11 @@ import {
   COSIGN_SIGN_PREDICATE_TYPE, imageStatement, signStatement, statementBytes, verifyImageAttestation,
 } from '../../../sbom/attestation/index.js';
 import { hasTool } from '../../../test/support/tools.js';
+import { lading } from '../../../test/support/cli.js';
+import { randomImage } from '../../../test/support/random-image.js';
+import { readAll, writeImage } from '../../../registry/image/index.js';
+import { openSink, openSource } from '../../../registry/open.js';
+import { parseReference } from '../../../registry/reference.js';
 import { keylessError, keylessOptions, keylessSigning, type KeylessOptions } from './sign-keyless.js';
 
 /**
@@ -144,5 +149,32 @@ describe.skipIf(!hasTool('openssl'))('keyless signing (mocked Fulcio + Rekor)', 
     const down = await signStatement(statement, keylessSigning(closed)).then(() => undefined, (e: unknown) => keylessError(e, closed));
     expect(down!.code).toBe('NETWORK');
     expect(down!.message).toBe('keyless signing: cannot reach Fulcio http://127.0.0.1:1 (ECONNREFUSED)');
+  });
+
+  it('lading sign --keyless: flags reach Fulcio, the bundle (certificate, no key hint) is attached as a referrer; errors exit with their code', async () => {
+    const layout = `oci:${join(dir, 'layout')}:v1`;
+    const sink = await openSink(parseReference(layout));
+    await writeImage(sink, await randomImage({ layers: 1 }));
+    await sink.commit();
+    seen.length = 0;
+    const r = await lading(['sign', layout, '--keyless', '--fulcio-url', url, '--rekor-url', 'none', '--json'], { SIGSTORE_ID_TOKEN: TOKEN });
+    expect(r.code, r.stderr).toBe(0);
+    expect(seen.map((s) => s.url)).toEqual(['POST /api/v2/signingCert']);
+    const source = await openSource(parseReference(layout));
+    const [referrer] = await source.referrers((await source.resolve()).digest);
+    const m = JSON.parse((await source.manifest(referrer!.digest)).bytes.toString());
+    const bundle = JSON.parse((await readAll(await source.blob(m.layers[0]))).toString());
+    await source.close();
+    expect(bundle.verificationMaterial.certificate).toBeDefined();
+    expect(bundle.verificationMaterial.publicKey).toBeUndefined();
+    const noToken = await lading(['sign', layout, '--keyless', '--fulcio-url', url], { SIGSTORE_ID_TOKEN: undefined });
+    expect(noToken.code).toBe(2);
+    const both = await lading(['sign', layout, '--keyless', '--key', 'k.pem'], { SIGSTORE_ID_TOKEN: TOKEN });
+    expect(both.stderr).toContain('use --key FILE or --keyless, not both');
+    fulcioStatus = 403;
+    const refused = await lading(['sign', layout, '--keyless', '--fulcio-url', url, '--rekor-url', 'none', '--json'], { SIGSTORE_ID_TOKEN: TOKEN });
+    fulcioStatus = 200;
+    expect(refused.code).toBe(7);
+    expect(refused.stdout).not.toContain(TOKEN);
   });
 });
