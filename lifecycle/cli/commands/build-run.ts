@@ -108,11 +108,11 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
       throw err;
     }
     const { exported, durations } = result;
-    const signed = await (await import('./sign-build.js')).signBuild(ctx, args, dest, exported.digest, { appDir, durations });
     const sbom = args.sbom === 'none' ? undefined : await attachImageSbom({
       dest, name: args.image, digest: exported.digest, options, onWarning: (m) => out.log(`warning: ${m}`),
       ...(args['sbom-output-dir'] ? { sbomDir: resolve(args['sbom-output-dir']) } : {}),
     });
+    const signed = await (await import('./sign-build.js')).signBuild(ctx, args, dest, exported.digest, { appDir, durations });
     if (out.json) {
       out.result({
         image: args.image,
