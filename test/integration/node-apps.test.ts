@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,6 +62,28 @@ describe.skipIf(!requireTools('umoci', 'runc', 'apt-get', 'dpkg-deb'))('Node.js 
     expect(log).toContain('Installing the npm workspace at /workspace (members: packages/lib, packages/web)');
     const { answer } = await fetchAnswer(o);
     expect(answer).toMatchObject({ app: 'node-workspace', message: 'hello web from @demo/lib (is-number says true)', nodeEnv: 'production', uid: 1000, cwd: '/workspace/packages/web' });
+  });
+
+  it('pnpm: the version packageManager names, from the npm registry; production dependencies only; reused when unchanged', async () => {
+    const o = out();
+    const app = copyFixture('node-pnpm', join(tmp, 'pnpm'));
+    const r = await build(app, o, ['--sbom-output-dir', join(tmp, 'pnpm-sboms')]);
+    const log = r.stdout + r.stderr;
+    expect(r.code, log).toBe(0);
+    expect(log).toContain('pnpm 10.34.8 (requested "10.34.8" by package.json packageManager)');
+    expect(log).toContain('Running pnpm install --frozen-lockfile --prod');
+    const { answer } = await fetchAnswer(o);
+    expect(answer).toMatchObject({ app: 'node-pnpm', isNumber: true, nodeEnv: 'production', uid: 1000, devDependencyPresent: false });
+    const files = readdirSync(join(tmp, 'pnpm-sboms'), { recursive: true }).map(String);
+    const cdx = files.find((f) => f.includes('lading_nodejs') && f.includes('modules') && f.endsWith('sbom.cdx.json'));
+    const bom = JSON.parse(readFileSync(join(tmp, 'pnpm-sboms', cdx!), 'utf8')) as { components: { name: string; version: string; purl: string; licenses?: unknown; hashes?: unknown[] }[] };
+    expect(bom.components.map((c) => c.purl)).toEqual(['pkg:npm/is-number@7.0.0']);
+    expect(JSON.stringify(bom.components[0]!.licenses)).toContain('MIT');
+    expect(bom.components[0]!.hashes).toHaveLength(1);
+    const again = await build(app, o);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout + again.stderr).not.toContain('Running pnpm');
+    expect(again.json<{ digest: string }>().digest).toBe(r.json<{ digest: string }>().digest);
   });
 
   /** A copy of the express fixture with package.json changed by `edit`. */

@@ -56,8 +56,13 @@ describe('package manager', () => {
     expect(() => packageManager(project({}, 'bun@1.1.0'))).toThrow('/workspace/package.json: "packageManager": "bun@1.1.0" is not one of npm@<version>, yarn@<version>, pnpm@<version>');
   });
 
-  it('says clearly that yarn and pnpm projects are not supported yet', () => {
-    expect(() => packageManager(project({}, 'pnpm@9.1.0'))).toThrow(/pnpm projects are not supported yet/);
+  it('pnpm through packageManager or pnpm-lock.yaml', () => {
+    expect(packageManager(project({}, 'pnpm@10.34.8'))).toEqual({ name: 'pnpm', version: '10.34.8' });
+    expect(packageManager(project({ hasPnpmLock: true }))).toEqual({ name: 'pnpm' });
+  });
+
+  it('says clearly that yarn projects are not supported yet', () => {
+    expect(() => packageManager(project({}, 'yarn@4.5.0'))).toThrow(/yarn projects are not supported yet/);
     expect(() => packageManager(project({ hasYarnLock: true }))).toThrow('/workspace/yarn.lock: yarn projects are not supported yet');
     expect(packageManager(project({ hasYarnLock: true, npmLockfile: '/workspace/package-lock.json' }))).toEqual({ name: 'npm' });
   });

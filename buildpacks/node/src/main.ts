@@ -5,6 +5,7 @@ import {
   detectFail,
   detectPass,
   NpmSource,
+  selectVersionRequest,
   runBuild,
   runDetect,
   type BuildContext,
@@ -19,6 +20,7 @@ import { hasDependencies, isFile, projectDir, readProject, SCRIPT_ENTRIES, type 
 import { contributeRuntime } from './runtime.js';
 import { startProcesses } from './start-command.js';
 import { installRoot } from './workspaces.js';
+import { DEFAULT_PNPM_VERSION, pnpmInstall } from './pnpm-install.js';
 
 /** Passes for a directory with package.json, or a script-only app (server.js, app.js or index.js). */
 export async function detect(ctx: DetectContext): Promise<DetectResult> {
@@ -36,18 +38,18 @@ export async function detect(ctx: DetectContext): Promise<DetectResult> {
  * The package manager the project uses. npm is built in; the `packageManager` field may pin npm's version.
  * yarn and pnpm projects are recognised and refused with a clear message until they are supported.
  */
-export function packageManager(project: NodeProject): { name: 'npm'; version?: string } {
+export function packageManager(project: NodeProject): { name: 'npm' | 'pnpm'; version?: string } {
   const file = join(project.dir, 'package.json');
   const field = project.packageJson?.packageManager;
   if (field !== undefined) {
     const m = /^(npm|yarn|pnpm)@(\d[^+\s]*)(\+.*)?$/.exec(field.trim());
     if (!m) throw new BuildpackError('CONFIG', `${file}: "packageManager": "${field}" is not one of npm@<version>, yarn@<version>, pnpm@<version>`);
-    if (m[1] !== 'npm') throw new BuildpackError('CONFIG', `${file}: "packageManager": "${field}": ${m[1]} projects are not supported yet by this buildpack; use npm (package-lock.json)`);
-    return { name: 'npm', version: m[2]! };
+    if (m[1] === 'yarn') throw new BuildpackError('CONFIG', `${file}: "packageManager": "${field}": yarn projects are not supported yet by this buildpack; use npm or pnpm`);
+    return { name: m[1] as 'npm' | 'pnpm', version: m[2]! };
   }
-  if (!project.npmLockfile && (project.hasYarnLock || project.hasPnpmLock)) {
-    const lock = project.hasYarnLock ? 'yarn.lock' : 'pnpm-lock.yaml';
-    throw new BuildpackError('CONFIG', `${join(project.dir, lock)}: ${lock === 'yarn.lock' ? 'yarn' : 'pnpm'} projects are not supported yet by this buildpack; use npm (package-lock.json)`);
+  if (!project.npmLockfile && project.hasPnpmLock) return { name: 'pnpm' };
+  if (!project.npmLockfile && project.hasYarnLock) {
+    throw new BuildpackError('CONFIG', `${join(project.dir, 'yarn.lock')}: yarn projects are not supported yet by this buildpack; use npm or pnpm`);
   }
   return { name: 'npm' };
 }
@@ -64,9 +66,16 @@ export async function buildWith(ctx: BuildContext, opts: BuildOptions = {}): Pro
   const { root, members } = await installRoot(ctx.appDir, project);
   // A workspace member without its own version files follows the workspace root's.
   const request = [project, root].map((p) => nodeVersionRequest(p, ctx.config('BP_NODE_VERSION'))).find((r) => !r.source.startsWith('buildpack default'));
-  const runtime = await contributeRuntime(ctx, source, request ?? nodeVersionRequest(project, undefined), npmVersionRequest(ctx.config('BP_NPM_VERSION'), pm.version));
+  const runtime = await contributeRuntime(ctx, source, request ?? nodeVersionRequest(project, undefined), npmVersionRequest(ctx.config('BP_NPM_VERSION'), pm.name === 'npm' ? pm.version : undefined));
   const pkg = project.packageJson;
-  if (pkg && (hasDependencies(pkg) || project.npmLockfile || root !== project)) {
+  if (pkg && pm.name === 'pnpm') {
+    const request = selectVersionRequest([
+      ctx.config('BP_PNPM_VERSION') !== undefined ? { constraint: ctx.config('BP_PNPM_VERSION')!, source: 'BP_PNPM_VERSION' } : undefined,
+      pm.version !== undefined ? { constraint: pm.version, source: 'package.json packageManager' } : undefined,
+    ]) ?? { constraint: DEFAULT_PNPM_VERSION, source: 'buildpack default' };
+    const r = await pnpmInstall(ctx, project, runtime, source, request);
+    if (!r.installed) ctx.logger.info('Dependencies unchanged: pnpm did not run');
+  } else if (pkg && (hasDependencies(pkg) || project.npmLockfile || root !== project)) {
     if (root !== project) ctx.logger.info(`Installing the npm workspace at ${root.dir} (members: ${members.join(', ')})`);
     const r = await npmInstall(ctx, project, runtime, root, members);
     if (!r.installed) ctx.logger.info('Dependencies unchanged: npm did not run');

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { cp, lstat, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { BuildpackError, contributeLayer, nodeArch, type BuildContext, type Layer, type LayerTypes, type TomlTable } from '../../lib/index.js';
+import { BuildpackError, contributeLayer, nodeArch, type BuildContext, type Layer, type LayerContribution, type LayerTypes, type TomlTable } from '../../lib/index.js';
 import { runCommand } from './command.js';
 import { installedPackages, lockfileComponents } from './package-sbom.js';
 import type { NodeProject } from './project.js';
@@ -70,6 +70,20 @@ async function unstageProject(project: NodeProject, dir: string, members: readon
   await relinkMembers(dir, project.dir);
 }
 
+/**
+ * A dependencies layer. With a lockfile it is reused while its inputs are unchanged (the layer contributor
+ * decides); without one, versions float, so the package manager runs on every build.
+ */
+export async function contributeDependencies(ctx: BuildContext, locked: boolean, name: string, c: LayerContribution): Promise<Layer> {
+  if (locked) return (await contributeLayer(ctx.layers, name, c, ctx.logger)).layer;
+  ctx.logger.info(`Building layer ${name} (no lockfile: the install runs on every build)`);
+  const l = await ctx.layers.layer(name, c.types);
+  await l.reset();
+  await c.build(l);
+  l.metadata = { ...l.metadata, ...c.expected };
+  return l;
+}
+
 export interface NpmInstallResult {
   /** Whether npm ran in this build (false when every modules layer was reused). */
   installed: boolean;
@@ -77,7 +91,7 @@ export interface NpmInstallResult {
 }
 
 /** Points `<dir>/node_modules` at a layer's copy (the app layer holds only the link). */
-async function linkNodeModules(dir: string, target: string, logger: BuildContext['logger']): Promise<void> {
+export async function linkNodeModules(dir: string, target: string, logger: BuildContext['logger']): Promise<void> {
   const link = join(dir, 'node_modules');
   const st = await lstat(link).catch(() => undefined);
   if (st && !st.isSymbolicLink()) logger.warn(`${link} is replaced by the installed dependencies (a vendored node_modules is not used)`);
@@ -118,21 +132,11 @@ export async function npmInstall(ctx: BuildContext, app: NodeProject, runtime: N
     await runCommand(`npm ${command} for ${inputs}`, npm(args), { cwd: l.path, env });
     await unstageProject(project, l.path, members);
   };
-  // With a lockfile the layers are reused while the inputs are unchanged; without one, versions float, so
-  // npm always runs (and the SBOM comes from what it installed).
-  const contribute = async (name: string, types: LayerTypes, expected: TomlTable, fillLayer: (l: Layer) => Promise<void>): Promise<Layer> => {
-    const fill = async (l: Layer) => {
-      await fillLayer(l);
+  const contribute = (name: string, types: LayerTypes, expected: TomlTable, fill: (l: Layer) => Promise<void>) =>
+    contributeDependencies(ctx, !!project.npmLockfile, name, { types, expected, build: async (l) => {
+      await fill(l);
       l.metadata['member-modules'] = await membersWithModules(l.path, members);
-    };
-    if (project.npmLockfile) return (await contributeLayer(ctx.layers, name, { types, expected, build: fill }, ctx.logger)).layer;
-    ctx.logger.info(`Building layer ${name} (no lockfile: npm install runs on every build)`);
-    const l = await ctx.layers.layer(name, types);
-    await l.reset();
-    await fill(l);
-    l.metadata = { ...l.metadata, ...expected };
-    return l;
-  };
+    } });
   const writeModulesSbom = async (l: Layer) => {
     const components = project.npmLockfile
       ? lockfileComponents(await readFile(project.npmLockfile, 'utf8'), project.npmLockfile, { omitDev: true, arch: nodeArch(ctx.target.arch) })

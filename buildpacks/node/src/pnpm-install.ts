@@ -1,0 +1,104 @@
+import { createHash } from 'node:crypto';
+import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { contributeLayer, extractTarGz, resolveVersion, type BuildContext, type DependencySource, type Layer, type LayerTypes, type TomlTable, type VersionRequest } from '../../lib/index.js';
+import { runCommand } from './command.js';
+import { buildScripts, contributeDependencies, linkNodeModules, npmEnv, runBuildScripts, type NpmInstallResult } from './npm-install.js';
+import { parsePnpmLock, pnpmComponents } from './pnpm-lock.js';
+import type { NodeProject } from './project.js';
+import type { NodeRuntime } from './runtime.js';
+
+/** The default pnpm line when neither BP_PNPM_VERSION nor packageManager names one. */
+export const DEFAULT_PNPM_VERSION = '10';
+
+/** pnpm itself, from the `pnpm` package of the user's npm registry, in a build+cache layer. */
+async function contributePnpm(ctx: BuildContext, source: DependencySource, request: VersionRequest): Promise<{ cli: string; version: string }> {
+  const version = resolveVersion('pnpm', await source.versions('pnpm'), request);
+  ctx.logger.info(`pnpm ${version} (requested "${request.constraint}" by ${request.source})`);
+  const d = await source.describe('pnpm', version);
+  const { layer } = await contributeLayer(ctx.layers, 'pnpm', {
+    types: { build: true, cache: true },
+    expected: { version, checksum: d.checksum },
+    build: async (l) => {
+      const tmp = join(l.path, '.download');
+      const fetched = await source.fetch('pnpm', version, tmp);
+      await extractTarGz(fetched.path, l.path, { stripComponents: 1 });
+      await rm(tmp, { recursive: true, force: true });
+    },
+  }, ctx.logger);
+  return { cli: join(layer.path, 'bin', 'pnpm.cjs'), version };
+}
+
+/** Licences of the packages pnpm installed (node_modules/.pnpm/<key>/node_modules/<name>/package.json), by name@version. */
+async function installedLicenses(nodeModules: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const store = join(nodeModules, '.pnpm');
+  for (const entry of (await readdir(store).catch((): string[] => [])).sort()) {
+    const inner = join(store, entry, 'node_modules');
+    const names: string[] = [];
+    for (const n of await readdir(inner).catch((): string[] => [])) {
+      if (n.startsWith('@')) for (const s of await readdir(join(inner, n)).catch((): string[] => [])) names.push(`${n}/${s}`);
+      else names.push(n);
+    }
+    for (const n of names) {
+      const pkg = await readFile(join(inner, n, 'package.json'), 'utf8').then((t) => JSON.parse(t) as Record<string, unknown>, () => undefined);
+      if (!pkg || typeof pkg['name'] !== 'string' || typeof pkg['version'] !== 'string') continue;
+      const l = pkg['license'];
+      const license = typeof l === 'string' ? l : l && typeof l === 'object' && typeof (l as { type?: unknown }).type === 'string' ? (l as { type: string }).type : undefined;
+      if (license) out[`${pkg['name']}@${pkg['version']}`] = license;
+    }
+  }
+  return out;
+}
+
+/**
+ * pnpm: `pnpm install --frozen-lockfile` into layers keyed by pnpm-lock.yaml, package.json's dependency
+ * fields and the Node/pnpm versions, like npm (see npmInstall): production dependencies in `modules`; with
+ * build scripts, everything in `build-modules` first, then `modules` installed again with `--prod --offline`
+ * from the store (a cache layer). Packages are copied from the store, never hard-linked across layers.
+ */
+export async function pnpmInstall(ctx: BuildContext, project: NodeProject, runtime: NodeRuntime, source: DependencySource, request: VersionRequest): Promise<NpmInstallResult> {
+  const pkgFile = join(project.dir, 'package.json');
+  const lockFile = join(project.dir, 'pnpm-lock.yaml');
+  const scripts = buildScripts(project.packageJson!.scripts, ctx.config('BP_NODE_RUN_SCRIPTS'), pkgFile);
+  const pnpm = await contributePnpm(ctx, source, request);
+  const store = await ctx.layers.layer('pnpm-store', { cache: true });
+  await mkdir(store.path, { recursive: true });
+  const env = { ...npmEnv(ctx, runtime, join(store.path, 'npm-cache')), CI: 'true' };
+  const pkg = JSON.parse(await readFile(pkgFile, 'utf8')) as Record<string, unknown>;
+  const lockText = project.hasPnpmLock ? await readFile(lockFile, 'utf8') : undefined;
+  const key = createHash('sha256').update(JSON.stringify(['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies', 'pnpm'].map((f) => pkg[f] ?? null))).update('\0').update(lockText ?? 'no lockfile').update('\0').update(await readFile(join(project.dir, '.npmrc')).catch(() => '')).digest('hex');
+  const base: TomlTable = { 'dependencies-sha256': key, 'node-version': runtime.version, 'pnpm-version': pnpm.version };
+  let installed = false;
+  const install = async (l: Layer, prod: boolean, offline: boolean) => {
+    installed = true;
+    const staged = { ...pkg };
+    delete staged['scripts'];
+    await writeFile(join(l.path, 'package.json'), JSON.stringify(staged, null, 2));
+    if (lockText !== undefined) await writeFile(join(l.path, 'pnpm-lock.yaml'), lockText);
+    await cp(join(project.dir, '.npmrc'), join(l.path, '.npmrc')).catch(() => undefined);
+    const args = ['install', lockText !== undefined ? '--frozen-lockfile' : '--no-frozen-lockfile', ...(prod ? ['--prod'] : []), ...(offline ? ['--offline'] : []), '--store-dir', store.path, '--package-import-method', 'copy', '--config.confirmModulesPurge=false'];
+    ctx.logger.info(`  Running pnpm ${args.slice(0, offline ? 4 : 3).join(' ')} for ${lockText !== undefined ? `${pkgFile} and ${lockFile}` : pkgFile}`);
+    await runCommand(`pnpm install for ${lockText !== undefined ? `${pkgFile} and ${lockFile}` : pkgFile}`, [runtime.node, pnpm.cli, ...args], { cwd: l.path, env });
+    for (const f of ['package.json', 'pnpm-lock.yaml', '.npmrc']) await rm(join(l.path, f), { force: true });
+    // Holds timestamps and the store path; only pnpm's next install in place would read it.
+    await rm(join(l.path, 'node_modules', '.modules.yaml'), { force: true });
+    l.metadata['licenses'] = await installedLicenses(join(l.path, 'node_modules'));
+  };
+  const contribute = (name: string, types: LayerTypes, expected: TomlTable, build: (l: Layer) => Promise<void>) =>
+    contributeDependencies(ctx, lockText !== undefined, name, { types, expected, build });
+  const sbom = async (l: Layer) => {
+    const licenses = (l.metadata['licenses'] ?? {}) as Record<string, string>;
+    if (lockText !== undefined) await l.writeSbom(pnpmComponents(parsePnpmLock(lockText, lockFile), true, licenses));
+  };
+
+  if (scripts.length > 0) {
+    const full = await contribute('build-modules', { build: true, cache: true }, { ...base, prod: false }, (l) => install(l, false, false));
+    await linkNodeModules(project.dir, join(full.path, 'node_modules'), ctx.logger);
+    await runBuildScripts(ctx, project, runtime, scripts, env);
+  }
+  const layer = await contribute('modules', { launch: true }, { ...base, prod: true }, (l) => install(l, true, scripts.length > 0 && lockText !== undefined));
+  await sbom(layer);
+  await linkNodeModules(project.dir, join(layer.path, 'node_modules'), ctx.logger);
+  return { installed, scripts };
+}
