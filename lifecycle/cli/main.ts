@@ -44,8 +44,9 @@ export async function run(argv: string[], terminal: Terminal = { stdout: process
     .strict()
     .exitProcess(false)
     .showHelpOnFail(false)
+    // Throwing stops yargs: a fail handler that returns lets it run the command with invalid arguments.
     .fail((msg, err) => {
-      failure = err ?? new LadingError('USAGE', msg);
+      throw err ?? new LadingError('USAGE', msg);
     })
     .wrap(Math.min(110, terminal.stdout.isTTY ? 110 : 100))
     .version(false)

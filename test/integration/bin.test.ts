@@ -23,6 +23,10 @@ describe('./bin/lading (after npm ci / npm run build)', () => {
     const r = spawnSync(BIN, ['frobnicate'], { encoding: 'utf8' });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^lading: /);
+    const missing = spawnSync(BIN, ['copy', 'only-a-source'], { encoding: 'utf8' });
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/^lading: Not enough non-option arguments/);
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
     const f = spawnSync(BIN, ['images', '--bogus-flag'], { encoding: 'utf8' });
     expect(f.status).toBe(2);
     expect(f.stderr).toMatch(/bogus-flag/);
