@@ -50,14 +50,15 @@ describe('the environment npm runs with', () => {
     const { npmEnv } = await import('./npm-install.js');
     const ctx = { env: { PATH: '/usr/bin', NPM_CONFIG_USERCONFIG: '/root/.npmrc', NPM_CONFIG_GLOBALCONFIG: '/usr/etc/npmrc', NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt' } };
     const runtime = { layer: { path: '/layers/lading_nodejs/node' } };
-    const env = npmEnv(ctx as never, runtime as never, '/layers/lading_nodejs/npm-cache');
+    const env = npmEnv(ctx as never, runtime as never, '/layers/lading_nodejs/npm-cache', '/layers/lading_nodejs/node-headers');
     expect(env).toMatchObject({
       PATH: '/layers/lading_nodejs/node/bin:/usr/bin',
       NPM_CONFIG_USERCONFIG: '/root/.npmrc',
       NPM_CONFIG_GLOBALCONFIG: '/usr/etc/npmrc',
       NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt',
       npm_config_cache: '/layers/lading_nodejs/npm-cache',
-      npm_config_nodedir: '/layers/lading_nodejs/node',
+      npm_config_nodedir: '/layers/lading_nodejs/node-headers',
     });
+    expect(npmEnv(ctx as never, runtime as never, '/c')).not.toHaveProperty('npm_config_nodedir');
   });
 });

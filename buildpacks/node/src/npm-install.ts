@@ -5,7 +5,7 @@ import { BuildpackError, contributeLayer, nodeArch, type BuildContext, type Laye
 import { runCommand } from './command.js';
 import { installedPackages, lockfileComponents } from './package-sbom.js';
 import type { NodeProject } from './project.js';
-import type { NodeRuntime } from './runtime.js';
+import { contributeHeaders, type NodeRuntime } from './runtime.js';
 import { membersWithModules, relinkMembers, stageMembers, unstageMembers } from './workspaces.js';
 
 /** package.json fields that decide what npm installs; a change to anything else (scripts, main) reinstalls nothing. */
@@ -40,12 +40,12 @@ export async function dependencyKey(project: NodeProject): Promise<string> {
  * CA come from the user's configuration the lifecycle forwards (NPM_CONFIG_USERCONFIG/GLOBALCONFIG,
  * NODE_EXTRA_CA_CERTS), which npm reads from the environment as it does on the host.
  */
-export function npmEnv(ctx: BuildContext, runtime: NodeRuntime, cacheDir: string): Record<string, string | undefined> {
+export function npmEnv(ctx: BuildContext, runtime: NodeRuntime, cacheDir: string, nodedir?: string): Record<string, string | undefined> {
   return {
     ...ctx.env,
     PATH: [join(runtime.layer.path, 'bin'), ctx.env['PATH']].filter(Boolean).join(':'),
     npm_config_cache: cacheDir,
-    npm_config_nodedir: runtime.layer.path,
+    ...(nodedir ? { npm_config_nodedir: nodedir } : {}),
     npm_config_update_notifier: 'false',
     npm_config_fund: 'false',
     npm_config_audit: 'false',
@@ -118,13 +118,17 @@ export async function npmInstall(ctx: BuildContext, app: NodeProject, runtime: N
   const scripts = buildScripts(app.packageJson!.scripts, ctx.config('BP_NODE_RUN_SCRIPTS'), join(app.dir, 'package.json'));
   const cache = await ctx.layers.layer('npm-cache', { cache: true });
   await mkdir(cache.path, { recursive: true });
-  const env = npmEnv(ctx, runtime, cache.path);
+  let env = npmEnv(ctx, runtime, cache.path);
+  const lockText = project.npmLockfile ? await readFile(project.npmLockfile, 'utf8') : undefined;
+  // Headers only for projects that build something at install time (npm marks them hasInstallScript).
+  const needsHeaders = lockText === undefined || /"hasInstallScript":\s*true/.test(lockText);
   const npm = (args: string[]) => [runtime.node, runtime.npmCli, ...args];
   const command = project.npmLockfile ? 'ci' : 'install';
   const inputs = project.npmLockfile ? `${pkgFile} and ${project.npmLockfile}` : pkgFile;
   const base = { 'dependencies-sha256': await dependencyKey(project), 'node-version': runtime.version, 'npm-version': runtime.npmVersion, command };
   let installed = false;
   const install = async (l: Layer, omitDev: boolean) => {
+    if (!installed && needsHeaders) env = npmEnv(ctx, runtime, cache.path, await contributeHeaders(ctx, runtime));
     installed = true;
     await stageProject(project, l.path, members);
     const args = [command, omitDev ? '--omit=dev' : '--include=dev', '--no-audit', '--no-fund'];

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, symlink, mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -25,6 +25,9 @@ export interface NodeRuntime {
   /** npm's entry script, run as `node <npmCli>` (no `/usr/bin/env` needed in the run image). */
   npmCli: string;
   reused: boolean;
+  /** The resolved runtime package, for contributeHeaders. */
+  package: string;
+  source: DependencySource;
 }
 
 /** Hex digest of an SRI `sha512-<base64>` checksum, for SBOM hashes. */
@@ -34,8 +37,11 @@ export function sriHex(sri: string): { sha512?: string; sha1?: string } {
   return { [m[1] as 'sha512' | 'sha1']: Buffer.from(m[2]!, 'base64').toString('hex') };
 }
 
-/** Files of the node-linux-* package that nothing at build or launch time uses. */
-const UNUSED_RUNTIME_FILES = ['share', 'CHANGELOG.md', 'README.md'];
+/**
+ * Files of the node-linux-* package the image does not need. `include/` (65 MB of headers) matters only to
+ * native addons at build time: contributeHeaders provides it in a layer of its own when a project has any.
+ */
+const UNUSED_RUNTIME_FILES = ['share', 'include', 'CHANGELOG.md', 'README.md'];
 
 /**
  * The `node` layer (build, launch and cache): Node.js from the `node-linux-<arch>` package and npm from the
@@ -88,7 +94,32 @@ export async function contributeRuntime(ctx: BuildContext, source: DependencySou
     node: join(layer.path, 'bin', 'node'),
     npmCli: join(layer.path, 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js'),
     reused,
+    package: pkg,
+    source,
   };
+}
+
+/**
+ * Node's C headers for native addons (node-gyp's `nodedir`, so nothing is downloaded from elsewhere), in a
+ * `node-headers` layer (build, cache) that never reaches the image. Taken from the same verified package.
+ */
+export async function contributeHeaders(ctx: BuildContext, runtime: NodeRuntime): Promise<string> {
+  const d = await runtime.source.describe(runtime.package, runtime.version);
+  const { layer } = await contributeLayer(ctx.layers, 'node-headers', {
+    types: { build: true, cache: true },
+    expected: { package: runtime.package, version: runtime.version, checksum: d.checksum },
+    build: async (l) => {
+      const tmp = await mkdtemp(join(tmpdir(), 'lading-node-headers-'));
+      try {
+        const node = await runtime.source.fetch(runtime.package, runtime.version, join(tmp, 'download'));
+        await extractTarGz(node.path, join(tmp, 'package'), { stripComponents: 1 });
+        await rename(join(tmp, 'package', 'include'), join(l.path, 'include'));
+      } finally {
+        await rm(tmp, { recursive: true, force: true });
+      }
+    },
+  }, ctx.logger);
+  return layer.path;
 }
 
 /** The runtime layer's SBOM: Node.js (generic purl + NVD CPE) and the npm it carries. */
