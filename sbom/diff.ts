@@ -1,3 +1,4 @@
+import { andOperands } from './licenses.js';
 import { componentKey, ecosystemOf, licenseText, type Component } from './model.js';
 
 export interface PackageChange {
@@ -19,7 +20,12 @@ export function packageIdentity(c: Component): string {
   return `${c.type}:${c.group ? `${c.group}/` : ''}${c.name}`;
 }
 
-const licensesOf = (c: Component) => c.licenses.map(licenseText).sort();
+/**
+ * The licenses in effect, as a sorted set: SPDX expressions split at their top-level AND, so
+ * `GPL-2.0-or-later AND MPL-2.0` (one expression, as a CycloneDX document holds it) and the two licenses
+ * a DEP-5 file names separately are the same licensing, not a change.
+ */
+const licensesOf = (c: Component) => [...new Set(c.licenses.flatMap((l) => (l.kind === 'spdx' ? andOperands(l.expression) : [licenseText(l)])))].sort();
 
 /** Packages added, removed, and changed in version or license from `a` to `b`, sorted by ecosystem and name. */
 export function diffComponents(a: readonly Component[], b: readonly Component[]): PackageChange[] {

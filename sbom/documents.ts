@@ -1,4 +1,4 @@
-import { normalizeLicense } from './licenses.js';
+import { andOperands, normalizeLicense, normalizeLicenses } from './licenses.js';
 import type { Component, ComponentSource, ComponentType, Hash, License } from './model.js';
 
 export type SbomFormat = 'cyclonedx' | 'spdx';
@@ -63,12 +63,24 @@ export function cyclonedxComponents(doc: Json, source: ComponentSource): Compone
   return out;
 }
 
-/** `LicenseRef-x` → its extracted text as a named license; NOASSERTION/NONE → none; else the SPDX expression. */
-function spdxLicense(expr: string | undefined, extracted: ReadonlyMap<string, string>): License | undefined {
-  if (!expr || expr === 'NOASSERTION' || expr === 'NONE') return undefined;
-  const text = extracted.get(expr);
-  if (text !== undefined) return text === 'UNLICENSED' ? { kind: 'unlicensed' } : { kind: 'named', name: text };
-  return normalizeLicense(expr);
+/**
+ * `licenseDeclared` as licenses: NOASSERTION/NONE → none; each operand of a top-level AND that is a
+ * `LicenseRef-x` of the document → its extracted text as a named license (UNLICENSED kept); an operand
+ * mixing LicenseRefs with ids under OR → one named license with each ref replaced by its text; else the
+ * SPDX expression. So `LicenseRef-a AND (MIT OR Apache-2.0)` becomes what was found: the text and the expression.
+ */
+function spdxLicenses(expr: string | undefined, extracted: ReadonlyMap<string, string>): License[] {
+  if (!expr || expr === 'NOASSERTION' || expr === 'NONE') return [];
+  if (!/LicenseRef-/.test(expr)) return normalizeLicenses([expr]);
+  const out: License[] = [];
+  for (const part of andOperands(expr)) {
+    const text = extracted.get(part);
+    if (text !== undefined) out.push(text === 'UNLICENSED' ? { kind: 'unlicensed' } : { kind: 'named', name: text });
+    else if (/LicenseRef-/.test(part) && [...extracted.keys()].some((k) => part.includes(k))) {
+      out.push({ kind: 'named', name: part.replace(/LicenseRef-[A-Za-z0-9.-]+/g, (ref) => extracted.get(ref) ?? ref) });
+    } else out.push(...normalizeLicenses([part]));
+  }
+  return out;
 }
 
 /** Packages of an SPDX 2.x JSON document, except the ones the document describes that are not packages of an ecosystem (the root). */
@@ -89,9 +101,8 @@ export function spdxComponents(doc: Json, source: ComponentSource): Component[] 
     const cpe = str(refs.find((r) => r.referenceType === 'cpe23Type' || r.referenceType === 'cpe22Type')?.referenceLocator);
     // The image or app a document describes is its root, not one of its packages.
     if (p.primaryPackagePurpose === 'CONTAINER' || (!purl && described.has(String(p.SPDXID)))) continue;
-    const licenses: License[] = [];
-    const declared = spdxLicense(str(p.licenseDeclared), extracted) ?? spdxLicense(str(p.licenseConcluded), extracted);
-    if (declared) licenses.push(declared);
+    const declared = spdxLicenses(str(p.licenseDeclared), extracted);
+    const licenses = declared.length ? declared : spdxLicenses(str(p.licenseConcluded), extracted);
     const hashes: Hash[] = [];
     for (const c of arr(p.checksums)) {
       if (isObject(c) && HASH_ALGS[String(c.algorithm)] && str(c.checksumValue)) hashes.push({ alg: HASH_ALGS[String(c.algorithm)]!, content: String(c.checksumValue) });

@@ -93,19 +93,14 @@ export async function cnbSbomFiles(image: Image, what = 'image'): Promise<CnbSbo
 }
 
 /**
- * Components of the buildpacks' SBOM files: CycloneDX where a layer has it, else SPDX (the same packages
- * written twice count once); Syft's own format is not read.
+ * Components of the buildpacks' SBOM files, CycloneDX and SPDX (a layer often has both: the same packages
+ * written twice count once, merged by purl, and a package only one of them lists is not lost; the SPDX file
+ * also carries the text of LicenseRefs a CycloneDX expression only names). Syft's own format is not read.
  */
 export function buildpackComponents(files: readonly CnbSbomFile[]): Component[] {
-  const dirs = new Map<string, CnbSbomFile[]>();
-  for (const f of files) {
-    if (f.ext === 'syft.json') continue;
-    const dir = f.relative.slice(0, f.relative.lastIndexOf('/'));
-    dirs.set(dir, [...(dirs.get(dir) ?? []), f]);
-  }
   const out: Component[] = [];
-  for (const group of dirs.values()) {
-    const f = group.find((x) => x.ext === 'cdx.json') ?? group[0]!;
+  const ordered = files.filter((f) => f.ext !== 'syft.json').sort((a, b) => (a.ext === b.ext ? 0 : a.ext === 'cdx.json' ? -1 : 1));
+  for (const f of ordered) {
     let doc: unknown;
     try {
       doc = JSON.parse(f.bytes.toString('utf8'));

@@ -87,3 +87,33 @@ export function spdxExpressionOf(licenses: readonly License[]): string | undefin
   if (parts.length === 1) return parts[0];
   return parts.map((p) => (/\s(AND|OR)\s/.test(p) ? `(${p})` : p)).join(' AND ');
 }
+
+/** `expr` without one pair of parentheses around all of it. */
+function unwrap(expr: string): string {
+  const t = expr.trim();
+  if (!t.startsWith('(') || !t.endsWith(')')) return t;
+  let depth = 0;
+  for (let i = 0; i < t.length; i++) {
+    if (t[i] === '(') depth++;
+    else if (t[i] === ')' && --depth === 0 && i < t.length - 1) return t; // "(a) AND (b)"
+  }
+  return t.slice(1, -1).trim();
+}
+
+/** The operands of the expression's AND, nested ANDs flattened, without enclosing parentheses (`(A AND B) AND (C OR D)` → A, B, C OR D). */
+export function andOperands(expr: string): string[] {
+  const t = unwrap(expr);
+  const parts: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < t.length; i++) {
+    if (t[i] === '(') depth++;
+    else if (t[i] === ')') depth--;
+    else if (depth === 0 && /^\sAND\s/.test(t.slice(i, i + 5))) {
+      parts.push(t.slice(start, i).trim());
+      start = i + 5;
+    }
+  }
+  parts.push(t.slice(start).trim());
+  return parts.length > 1 ? parts.flatMap(andOperands) : [t];
+}

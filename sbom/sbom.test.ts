@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  copyrightLicenses, dep5License, diffComponents, documentComponents, dpkgComponents, mergeComponents, normalizeLicense,
+  andOperands, copyrightLicenses, dep5License, diffComponents, documentComponents, dpkgComponents, mergeComponents, normalizeLicense,
   summarize, validateSbom, writeCycloneDx, writeSpdx, jsonPath, type Component, type Sbom,
 } from './index.js';
 
@@ -140,6 +140,29 @@ describe('writers', () => {
     expect(key(documentComponents(JSON.parse(writeCycloneDx(s)), {}))).toEqual(key(s.components));
     expect(key(documentComponents(JSON.parse(writeSpdx(s)), {}))).toEqual(key(s.components));
   });
+
+  it('a LicenseRef inside an SPDX expression is read as its text, and every LicenseRef written has its text', async () => {
+    // What the SDK's SPDX layer SBOM holds for licenses ["SEE LICENSE IN LICENSE.md", "(MIT OR Apache-2.0)"].
+    const layerDoc = {
+      spdxVersion: 'SPDX-2.3', hasExtractedLicensingInfos: [{ licenseId: 'LicenseRef-see', extractedText: 'SEE LICENSE IN LICENSE.md' }],
+      packages: [{ SPDXID: 'SPDXRef-a', name: 'odd', versionInfo: '0.1.0', licenseDeclared: 'LicenseRef-see AND (MIT OR Apache-2.0)', externalRefs: [{ referenceType: 'purl', referenceLocator: 'pkg:npm/odd@0.1.0' }] }],
+    };
+    const [odd] = documentComponents(layerDoc, {});
+    expect(odd!.licenses).toEqual([{ kind: 'named', name: 'SEE LICENSE IN LICENSE.md' }, { kind: 'spdx', expression: 'MIT OR Apache-2.0' }]);
+    // A CycloneDX expression naming a LicenseRef without its text.
+    const fromCdx = documentComponents({ bomFormat: 'CycloneDX', specVersion: '1.6', components: [{ type: 'library', name: 'x', version: '1', purl: 'pkg:npm/x@1', licenses: [{ expression: 'LicenseRef-corp OR MIT' }] }] }, {});
+    const s: Sbom = { ...sbom(), components: mergeComponents(fromCdx, [odd!]) };
+    const text = writeSpdx(s);
+    const schema = spdxSchema();
+    expect((await validateSbom(text, 'spdx', schema ? { spdxSchema: schema } : {})).problems).toEqual([]);
+    const doc = JSON.parse(text);
+    expect(doc.hasExtractedLicensingInfos.map((e: { licenseId: string }) => e.licenseId)).toEqual(expect.arrayContaining(['LicenseRef-corp']));
+    const back = documentComponents(doc, {}).find((c) => c.name === 'odd')!;
+    expect(back.licenses).toEqual(odd!.licenses);
+    // The SDK's CycloneDX file names the LicenseRef without its text; the SPDX file of the same layer has it.
+    const cdxOdd = documentComponents({ bomFormat: 'CycloneDX', specVersion: '1.6', components: [{ type: 'library', name: 'odd', version: '0.1.0', purl: 'pkg:npm/odd@0.1.0', licenses: [{ expression: 'LicenseRef-see AND (MIT OR Apache-2.0)' }] }] }, {});
+    expect(mergeComponents(cdxOdd, [odd!])[0]!.licenses).toEqual(odd!.licenses);
+  });
 });
 
 describe('validation errors name the JSON path', () => {
@@ -182,5 +205,17 @@ describe('diff and summary', () => {
     const s = summarize(sbom().components);
     expect(s.ecosystems).toEqual([{ ecosystem: 'deb', packages: 2 }, { ecosystem: 'npm', packages: 4 }]);
     expect(s.unknownLicense.map((u) => u.name).sort()).toEqual(['odd', 'secret', 'zlib1g']);
+  });
+});
+
+describe('license comparison', () => {
+  it('one AND expression and its operands found separately are the same licensing (diff shows no change)', () => {
+    const c = (licenses: Component['licenses']): Component => ({ name: 'ca-certificates', version: '1', type: 'library', purl: 'pkg:deb/debian/ca-certificates@1?arch=all', licenses, hashes: [], properties: [], sources: [] });
+    const joined = c([{ kind: 'spdx', expression: 'GPL-2.0-or-later AND (MPL-2.0)' }]);
+    const split = c([{ kind: 'spdx', expression: 'MPL-2.0' }, { kind: 'spdx', expression: 'GPL-2.0-or-later' }]);
+    expect(diffComponents([joined], [split])).toEqual([]);
+    expect(diffComponents([joined], [c([{ kind: 'spdx', expression: 'MIT' }])])).toMatchObject([{ kind: 'license', after: { licenses: ['MIT'] } }]);
+    expect(andOperands('(A AND B) AND (C OR D)')).toEqual(['A', 'B', 'C OR D']);
+    expect(andOperands('(A OR B)')).toEqual(['A OR B']);
   });
 });

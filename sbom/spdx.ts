@@ -24,12 +24,23 @@ function licenseRef(l: License): string {
   return `LicenseRef-${sanitize(text).slice(0, 40)}-${createHash('sha256').update(text).digest('hex').slice(0, 8)}`;
 }
 
+/**
+ * Every `LicenseRef-…` an expression names needs a hasExtractedLicensingInfos entry (SPDX 2.3 §10.1); one that
+ * came without its text (a CycloneDX expression) gets an entry saying so.
+ */
+function withExtracted(expression: string, extracted: Map<string, string>): string {
+  for (const ref of expression.match(/LicenseRef-[A-Za-z0-9.-]+/g) ?? []) {
+    if (!extracted.has(ref)) extracted.set(ref, `${ref} (its text was not in the SBOM it was found in)`);
+  }
+  return expression;
+}
+
 function declared(licenses: readonly License[], extracted: Map<string, string>): string {
   if (licenses.length === 0) return 'NOASSERTION';
   const spdx = spdxExpressionOf(licenses);
-  if (spdx !== undefined) return spdx;
+  if (spdx !== undefined) return withExtracted(spdx, extracted);
   const parts = licenses.map((l) => {
-    if (l.kind === 'spdx') return /\s(AND|OR)\s/.test(l.expression) ? `(${l.expression})` : l.expression;
+    if (l.kind === 'spdx') return withExtracted(/\s(AND|OR)\s/.test(l.expression) ? `(${l.expression})` : l.expression, extracted);
     const ref = licenseRef(l);
     extracted.set(ref, l.kind === 'unlicensed' ? 'UNLICENSED' : l.name);
     return ref;
