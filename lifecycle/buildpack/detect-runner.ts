@@ -1,7 +1,6 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { LadingError } from '../../registry/oci/index.js';
 import type { BuildpackDescriptor } from './descriptor.js';
 import type { DetectInputs, DetectOutput, DetectRunner } from './detect.js';
@@ -35,6 +34,7 @@ export class ProcessDetectRunner implements DetectRunner {
     try {
       await writeFile(planFile, '', { mode: 0o600 });
       const command = (this.opts.wrap ?? ((c) => c))(detectInvocation(bp, { ...inputs, planPath: planFile }));
+      const { execa } = await import('execa'); // loaded when a buildpack runs, not at CLI start-up
       const result = await execa(command.file, command.args, {
         cwd: command.cwd,
         env: command.env,

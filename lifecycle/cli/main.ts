@@ -2,17 +2,27 @@ import yargs from 'yargs';
 import { LadingError } from '../../registry/oci/index.js';
 import { makeContext, type GlobalArgs } from './context.js';
 import type { Terminal } from './output.js';
-import { copyCommand } from './commands/copy.js';
-import { inspectCommand } from './commands/inspect.js';
-import { imagesCommand } from './commands/images.js';
-import { pushCommand } from './commands/push.js';
-import { stackCommand } from './commands/stack.js';
-import { rebaseCommand } from './commands/rebase.js';
-import { buildCommand } from './commands/build.js';
-import { signCommand } from './commands/sign.js';
-import { verifyCommand } from './commands/verify.js';
-import { keygenCommand } from './commands/keygen.js';
-import { sbomCommand } from './commands/sbom.js';
+import type { CommandContext } from './context.js';
+
+type CommandFactory = (ctx: CommandContext) => unknown;
+
+/**
+ * Every command, loaded on demand: a run loads only the module of the command it names (start-up time is
+ * part of every push and rebuild), and all of them only for help or an unknown command. Order = help order.
+ */
+const COMMANDS: Readonly<Record<string, () => Promise<CommandFactory>>> = {
+  build: async () => (await import('./commands/build.js')).buildCommand,
+  rebase: async () => (await import('./commands/rebase.js')).rebaseCommand,
+  copy: async () => (await import('./commands/copy.js')).copyCommand,
+  inspect: async () => (await import('./commands/inspect.js')).inspectCommand,
+  images: async () => (await import('./commands/images.js')).imagesCommand,
+  push: async () => (await import('./commands/push.js')).pushCommand,
+  sbom: async () => (await import('./commands/sbom.js')).sbomCommand,
+  sign: async () => (await import('./commands/sign.js')).signCommand,
+  verify: async () => (await import('./commands/verify.js')).verifyCommand,
+  keygen: async () => (await import('./commands/keygen.js')).keygenCommand,
+  stack: async () => (await import('./commands/stack.js')).stackCommand,
+};
 
 /** Runs the CLI; returns the exit code (documented in docs/exit-codes.md). */
 export async function run(argv: string[], terminal: Terminal = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
@@ -26,17 +36,6 @@ export async function run(argv: string[], terminal: Terminal = { stdout: process
     .option('verbose', { type: 'boolean', alias: 'v', default: false, global: true, describe: 'more detail on stderr' })
     .option('insecure-registry', { type: 'string', array: true, global: true, describe: 'use plain http for this registry host (loopback hosts always do)' })
     .option('platform', { type: 'string', global: true, describe: 'os/arch[/variant] to pick from an image index (default: this machine)' })
-    .command(copyCommand(ctx) as never)
-    .command(inspectCommand(ctx) as never)
-    .command(imagesCommand(ctx) as never)
-    .command(pushCommand(ctx) as never)
-    .command(stackCommand(ctx) as never)
-    .command(rebaseCommand(ctx) as never)
-    .command(buildCommand(ctx) as never)
-    .command(signCommand(ctx) as never)
-    .command(verifyCommand(ctx) as never)
-    .command(keygenCommand(ctx) as never)
-    .command(sbomCommand(ctx) as never)
     .middleware((args) => {
       lastArgs = args as GlobalArgs;
     })
@@ -51,6 +50,9 @@ export async function run(argv: string[], terminal: Terminal = { stdout: process
     .wrap(Math.min(110, terminal.stdout.isTTY ? 110 : 100))
     .version(false)
     .help();
+  const named = argv.find((a) => !a.startsWith('-'));
+  const wanted = named !== undefined && named in COMMANDS ? [named] : Object.keys(COMMANDS);
+  for (const name of wanted) parser.command(((await COMMANDS[name]!()) as CommandFactory)(ctx) as never);
   try {
     await parser.parseAsync();
   } catch (err) {

@@ -2,7 +2,6 @@ import { constants } from 'node:fs';
 import { access, lstat, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { execa } from 'execa';
 import { LadingError } from '../../registry/oci/index.js';
 import { namespaceIsolation, type Isolation } from './isolation.js';
 import { IMAGE_APP_DIR, IMAGE_LAYERS_DIR, readHostRoot, type RootEntry } from './mounts.js';
@@ -79,6 +78,7 @@ async function trial(isolation: Isolation, parent: string, timeoutMs: number): P
     await mkdir(dirs.layersDir);
     const script = `echo ok > ${IMAGE_LAYERS_DIR}/probe && test -d ${IMAGE_APP_DIR}`;
     const inv = isolation.wrap({ file: '/bin/sh', args: ['-c', script], cwd: IMAGE_APP_DIR, env: { PATH: SBIN.join(':') } }, dirs);
+    const { execa } = await import('execa'); // loaded when probing, not at CLI start-up
     const run = await execa(inv.file, inv.args, { cwd: inv.cwd, env: inv.env, extendEnv: false, stdin: 'ignore', all: true, reject: false, timeout: timeoutMs });
     const landed = await readFile(join(dirs.layersDir, 'probe'), 'utf8').catch(() => '');
     if (run.exitCode === 0 && landed === 'ok\n') return undefined;

@@ -1,5 +1,4 @@
 import { StringDecoder } from 'node:string_decoder';
-import { execa } from 'execa';
 import {
   ProcessDetectRunner,
   type BuildpackDescriptor,
@@ -39,6 +38,7 @@ const TAIL_CHARS = 16 * 1024;
  * buffering it all: only the tail is kept, for error messages.
  */
 export async function runProcess(inv: Invocation, opts: RunProcessOptions = {}): Promise<ProcessResult> {
+  const { execa } = await import('execa'); // loaded when a buildpack runs, not at CLI start-up
   const child = execa(inv.file, inv.args, {
     cwd: inv.cwd,
     env: inv.env,

@@ -139,7 +139,8 @@ describe.skipIf(!requireTools('docker-registry', 'umoci', 'runc', 'apt-get', 'dp
     const r = await lading(['build', `oci:${layout}:app`, '-p', APP, '-B', BUILDER, '--json'], env());
     expect(r.code, r.stderr).toBe(0);
     const out = r.json<BuildJson>();
-    expect(Object.keys(out).sort()).toEqual(['digest', 'durations', 'image', 'layers', 'uploaded']);
+    // design §11's fields, plus the run image chosen and the SBOM referrers (additive; `signatures` when signing).
+    expect(Object.keys(out).sort()).toEqual(['digest', 'durations', 'image', 'layers', 'runImage', 'sbom', 'uploaded']);
     expect(out.image).toBe(`oci:${layout}:app`);
     expect(out.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(out.layers.map((l) => l.name)).toEqual(['fixtures/provider:runtime', 'sample/hello:hello', 'sbom', 'app', 'process-types']);
