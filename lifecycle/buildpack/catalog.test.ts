@@ -38,6 +38,7 @@ describe('buildpack.md: buildpack.toml — a catalog of buildpacks', () => {
       'fixtures/failing@0.1.0',
       'fixtures/launch-tool@0.1.0',
       'fixtures/provider@1.0.0',
+      'fixtures/run-image-flavor@0.1.0',
       'fixtures/sbom-undeclared@0.1.0',
       'fixtures/version-key@0.1.0',
     ]);

@@ -26,7 +26,7 @@ export function verifyCommand(ctx: CommandContext) {
     describe: 'Verify an image\'s signatures offline with a public key (exit 16 when none verifies)',
     builder: (y: Argv<GlobalArgs>) =>
       y.positional('image', { type: 'string', demandOption: true, describe: 'store name, docker://REF or oci:DIR[:TAG]' })
-        .option('key', { type: 'string', demandOption: true, describe: 'PEM public key (SPKI), or the private key' })
+        .option('key', { type: 'string', describe: 'PEM public key (SPKI), or the private key (required)' })
         .option('passphrase-env', { type: 'string', describe: 'when --key is an encrypted private key: the variable holding its passphrase' })
         .example('$0 verify docker://127.0.0.1:5000/app:v1 --key lading.pub', 'check the signature before deploying'),
     handler: async (args: VerifyArgs) => {
