@@ -3,18 +3,14 @@
 // a local Debian docker-registry (distribution 2.8) on 127.0.0.1, measured in the same run.
 // Needs `npm run build` first and docker-registry + skopeo installed (scripts/setup-system).
 // Usage: node bench/copy.mjs [MiB=100] [runs=5]. Each run pushes into a fresh registry. Prints medians, min–max and the ratio.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const load = (p) => import(new URL(`../dist/${p}`, import.meta.url).href).catch((err) => {
-  console.error(`cannot load dist/${p}: run \`npm run build\` first (${err.message})`);
-  process.exit(2);
-});
+import { freePort, loadDist as load, median, startRegistry as startRegistryIn } from './support.mjs';
 const { createLayers } = await load('registry/layers/index.js');
 const { appendLayers, emptyImage } = await load('registry/mutate/index.js');
 const { writeImage } = await load('registry/image/index.js');
@@ -24,12 +20,7 @@ const { parseReference } = await load('registry/reference.js');
 const MiB = 1 << 20;
 const total = Number(process.argv[2] ?? 100) * MiB;
 const runs = Math.max(5, Number(process.argv[3] ?? 5));
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-const freePort = () => new Promise((resolve) => {
-  const s = createServer();
-  s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-});
 
 const tmp = mkdtempSync(join(tmpdir(), 'lading-bench-copy-'));
 let registry;
@@ -53,15 +44,8 @@ try {
   // 2. A fresh registry (own port, own storage) for every push: neither tool can find blobs already there
   //    (skopeo's blob-info cache would otherwise mount them from an earlier run's repository).
   const startRegistry = async (name) => {
-    const port = await freePort();
-    const config = join(tmp, `${name}.yml`);
-    writeFileSync(config, `version: 0.1\nlog: { level: error }\nstorage: { filesystem: { rootdirectory: ${join(tmp, name)} }, delete: { enabled: true } }\nhttp: { addr: 127.0.0.1:${port}, secret: bench }\n`);
-    const child = spawn('docker-registry', ['serve', config], { stdio: 'ignore' });
-    for (let i = 0; i < 100; i++) {
-      try { if ((await fetch(`http://127.0.0.1:${port}/v2/`)).ok) break; } catch { /* starting */ }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return { port, stop: () => { child.kill('SIGKILL'); rmSync(join(tmp, name), { recursive: true, force: true }); } };
+    mkdirSync(join(tmp, name));
+    return startRegistryIn(join(tmp, name));
   };
 
   // 3. Alternate the two tools so machine noise hits both alike.

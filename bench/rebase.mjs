@@ -6,20 +6,16 @@
 // Run-base v1/v2: one small layer each with the stack labels lading's stacks carry; the app: v1 + a 100 MiB
 // incompressible app layer + the lifecycle label an export writes. Needs `npm run build` and docker-registry
 // (scripts/setup-system). Usage: node bench/rebase.mjs [runs=5] [MiB=100]
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const load = (p) => import(new URL(`../dist/${p}`, import.meta.url).href).catch((err) => {
-  console.error(`cannot load dist/${p}: run \`npm run build\` first (${err.message})`);
-  process.exit(2);
-});
+import { freePort, loadDist as load, median, startRegistry } from './support.mjs';
 const { appendLayers, emptyImage, withConfig } = await load('registry/mutate/index.js');
 const { createLayer } = await load('registry/layers/index.js');
 const { writeImage } = await load('registry/image/index.js');
@@ -29,11 +25,6 @@ const { LIFECYCLE_METADATA_LABEL, serializeLifecycleMetadata } = await load('lif
 
 const runs = Math.max(5, Number(process.argv[2] ?? 5));
 const mib = Number(process.argv[3] ?? 100);
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const freePort = () => new Promise((resolve) => {
-  const s = createServer();
-  s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-});
 
 /** A pass-through proxy to the registry that counts request body bytes (what clients upload). */
 function countingProxy(target) {
@@ -55,14 +46,8 @@ const tmp = mkdtempSync(join(tmpdir(), 'lading-bench-rebase-'));
 let registry;
 let proxy;
 try {
-  const port = await freePort();
-  const config = join(tmp, 'registry.yml');
-  writeFileSync(config, `version: 0.1\nlog: { level: error }\nstorage: { filesystem: { rootdirectory: ${join(tmp, 'data')} } }\nhttp: { addr: 127.0.0.1:${port}, secret: bench }\n`);
-  registry = spawn('docker-registry', ['serve', config], { stdio: 'ignore' });
-  for (let i = 0; i < 100; i++) {
-    try { if ((await fetch(`http://127.0.0.1:${port}/v2/`)).ok) break; } catch { /* starting */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  registry = await startRegistry(tmp);
+  const port = registry.port;
   const proxyPort = await freePort();
   const counting = countingProxy(port);
   proxy = counting.server;
@@ -123,6 +108,6 @@ try {
   console.log(`bytes uploaded per rebase       median ${median(bytes)} B (max ${Math.max(...bytes)} B; blobs sent ${Math.max(...results.map((r) => r.result.uploaded))})  goal < 10 KB`);
 } finally {
   proxy?.close();
-  registry?.kill('SIGKILL');
+  registry?.stop();
   rmSync(tmp, { recursive: true, force: true });
 }

@@ -4,17 +4,13 @@
 // Goals on this machine: no-op ≤ 1.0 s, one-file change ≤ 1.5 s.
 // Uses the sample builder (test/fixtures/builders/sample) and app (test/fixtures/apps/hello) over a scratch run
 // image of one file. Needs `npm run build` and docker-registry (scripts/setup-system). Usage: node bench/rebuild.mjs [runs=5]
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const load = (p) => import(new URL(`../dist/${p}`, import.meta.url).href).catch((err) => {
-  console.error(`cannot load dist/${p}: run \`npm run build\` first (${err.message})`);
-  process.exit(2);
-});
+import { loadDist as load, median, startRegistry } from './support.mjs';
 const { appendLayers, emptyImage } = await load('registry/mutate/index.js');
 const { createLayer } = await load('registry/layers/index.js');
 const { writeImage } = await load('registry/image/index.js');
@@ -22,23 +18,12 @@ const { openSink } = await load('registry/open.js');
 const { parseReference } = await load('registry/reference.js');
 
 const runs = Math.max(5, Number(process.argv[2] ?? 5));
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const freePort = () => new Promise((resolve) => {
-  const s = createServer();
-  s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-});
 
 const tmp = mkdtempSync(join(tmpdir(), 'lading-bench-rebuild-'));
 let registry;
 try {
-  const port = await freePort();
-  const config = join(tmp, 'registry.yml');
-  writeFileSync(config, `version: 0.1\nlog: { level: error }\nstorage: { filesystem: { rootdirectory: ${join(tmp, 'data')} } }\nhttp: { addr: 127.0.0.1:${port}, secret: bench }\n`);
-  registry = spawn('docker-registry', ['serve', config], { stdio: 'ignore' });
-  for (let i = 0; i < 100; i++) {
-    try { if ((await fetch(`http://127.0.0.1:${port}/v2/`)).ok) break; } catch { /* starting */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  registry = await startRegistry(tmp);
+  const port = registry.port;
   const runImage = `oci:${join(tmp, 'run')}:v1`;
   const sink = await openSink(parseReference(runImage));
   const base = await createLayer({ entries: [{ path: '/etc/os-release', type: 'file', content: 'ID=scratch\n' }] }, { uid: 0, gid: 0 });
@@ -77,6 +62,6 @@ try {
   console.log(row('no-op rebuild', noop, '1.0', uploadedNoop));
   console.log(row('one-file change', change, '1.5', uploadedChange));
 } finally {
-  registry?.kill('SIGKILL');
+  registry?.stop();
   rmSync(tmp, { recursive: true, force: true });
 }
