@@ -229,8 +229,31 @@ describe.skipIf(!requireTools('apt-get', 'dpkg-deb', 'docker-registry', 'skopeo'
     expect(cp.code, cp.stderr).toBe(0);
     const rb = await lading(['rebase', rebased, '--publish', '--run-image', runBase('mini-v2'), '--json'], env);
     expect(rb.code, rb.stderr + rb.stdout).toBe(0);
-    const added = rb.json<{ addedPackages: string[] }>().addedPackages;
-    expect(added).toEqual(['zlib1g']);
+    const rebasedOut = rb.json<{ digest: string; uploaded: number; layers: { reused: boolean }[]; addedPackages: string[]; sbom?: { packages: number; referrers: { digest: string }[] } }>();
+    expect(rebasedOut.addedPackages).toEqual(['zlib1g']);
+    // `uploaded` counts the image itself: mini-v2's new layer (the run image is an OCI layout here), config and
+    // manifest; the SBOM referrer blobs are reported apart, in `sbom`.
+    expect(rebasedOut.uploaded).toBe(rebasedOut.layers.filter((l) => !l.reused).length + 2);
+    // Fresh referrers of the rebased manifest (CycloneDX, SPDX), found through the fallback tag, listing zlib1g.
+    expect(rebasedOut.sbom?.referrers).toHaveLength(2);
+    const fallback = skopeoRaw(`${registry.host}/sbom/app:${rebasedOut.digest.replace(':', '-')}`);
+    expect((fallback.manifests as Referrer[]).map((m) => m.artifactType).sort()).toEqual([CDX, SPDX].sort());
+    expect((fallback.manifests as Referrer[]).map((m) => m.digest).sort()).toEqual(rebasedOut.sbom!.referrers.map((r) => r.digest).sort());
+    for (const format of ['cyclonedx', 'spdx']) {
+      const file = join(dir, `rebased-referrer.${format}.json`);
+      const s = await lading(['sbom', rebased, '--format', format, '-o', file], env);
+      expect(s.code, s.stderr).toBe(0);
+      expect(s.stderr).toContain('from the SBOM referrers');
+      const text = readFileSync(file, 'utf8');
+      expect(format === 'cyclonedx' ? await cyclonedxErrors(text) : await spdxErrors(text)).toEqual([]);
+      if (format === 'cyclonedx') {
+        const bom = JSON.parse(text);
+        expect(bom.metadata.component).toMatchObject({ version: rebasedOut.digest });
+        expect(cdxComponents(bom).some((c) => c.name === 'zlib1g' && c.purl?.startsWith('pkg:deb/'))).toBe(true);
+      } else {
+        expect((JSON.parse(text).packages as { name: string }[]).some((p) => p.name === 'zlib1g')).toBe(true);
+      }
+    }
     const d = await lading(['sbom', 'diff', image, rebased, '--json'], env);
     expect(d.code, d.stderr).toBe(0);
     const diff = d.json<{ added: { name: string; ecosystem: string }[]; removed: unknown[]; changed: unknown[] }>();

@@ -9,12 +9,14 @@ import { LIFECYCLE_METADATA_LABEL, parseLifecycleMetadata } from '../../platform
 import { rebaseApp } from '../../phase/index.js';
 import { globalOpenOptions, platformOf, type CommandContext, type GlobalArgs } from '../context.js';
 import { shortDigest } from '../output.js';
+import { attachImageSbom } from './sbom-attach.js';
 
 interface RebaseArgs extends GlobalArgs {
   image: string;
   'run-image'?: string;
   publish?: boolean;
   force?: boolean;
+  sbom?: string;
 }
 
 /** With --publish a bare name means the registry (as pack's --publish); otherwise the local store. */
@@ -48,6 +50,7 @@ export function rebaseCommand(ctx: CommandContext) {
         .option('run-image', { type: 'string', describe: 'the new run image (default: the recorded runImage.image)' })
         .option('publish', { type: 'boolean', default: false, describe: 'rebase in the registry: uploads only config and manifest' })
         .option('force', { type: 'boolean', default: false, describe: 'rebase across distros, architectures or removed packages' })
+        .option('sbom', { type: 'string', choices: ['attach', 'none'], default: 'attach', describe: 'attach a fresh image SBOM (CycloneDX + SPDX, the new run image\'s OS packages) as referrers of the rebased image; none: do not' })
         .example('$0 rebase --publish 127.0.0.1:5000/app:v1 --run-image 127.0.0.1:5000/stacks/run-base:v2', 'in a registry')
         .example('$0 rebase myapp', 'in the local store, onto the current tag of the recorded run image'),
     handler: async (args: RebaseArgs) => {
@@ -94,19 +97,29 @@ export function rebaseCommand(ctx: CommandContext) {
           throw err;
         }
         const uploaded = [...putResults, configResult].filter((r) => r === 'uploaded').length + 1; // + the manifest
+        // The image SBOM of the rebased image (new run image's dpkg records + the app's CNB SBOM layer), as build
+        // attaches it: referrers of the new manifest, not counted in `uploaded` (that is the image itself).
+        const t3 = process.hrtime.bigint();
+        const sbom = args.sbom === 'none' ? undefined : await attachImageSbom({
+          dest: appRef, name: args.image, digest: image.descriptor.digest, options, onWarning: (m) => out.log(`warning: ${m}`),
+        });
+        const sbomSeconds = seconds(t3);
         const runLayers = runImage.layers.length;
         const layers = image.layers.map((l, i) => ({
           name: i < runLayers ? `run-image:${i}` : `app:${i - runLayers}`, diffId: l.diffId, digest: l.digest, size: l.size, reused: putResults[i] !== 'uploaded',
         }));
-        const durations = { read, rebase: rebased, write: seconds(t2), total: seconds(started) };
+        const durations = { read, rebase: rebased, write: seconds(t2) - sbomSeconds, ...(sbom ? { sbom: sbomSeconds } : {}), total: seconds(started) };
         if (out.json) {
           out.result({
             image: name(appRef), digest: image.descriptor.digest, previousDigest: app.descriptor.digest, runImage: result.metadata.runImage,
-            layers, uploaded, addedPackages: result.addedPackages, removedPackages: result.removedPackages, warnings: result.warnings, durations,
+            layers, uploaded, addedPackages: result.addedPackages, removedPackages: result.removedPackages, warnings: result.warnings,
+            ...(sbom ? { sbom: { packages: sbom.packages, referrers: sbom.referrers.map((r) => ({ digest: r.digest })) } } : {}),
+            durations,
           });
         } else {
           out.print(`Rebased ${name(appRef)} onto ${name(runRef)}`);
           out.print(`  digest ${image.descriptor.digest} (was ${shortDigest(app.descriptor.digest)}); ${result.appLayers} app layers kept; ${uploaded} blobs sent`);
+          if (sbom) out.print(`  image SBOM: ${sbom.packages} packages, ${sbom.referrers.length} referrers`);
         }
       } finally {
         await runSource?.close();
