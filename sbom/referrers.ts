@@ -41,7 +41,7 @@ export async function putSbomReferrers(
       subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
       annotations: { [ANNOTATION_CREATED]: documentTime(options.created), [SBOM_SCOPE_ANNOTATION]: options.scope },
     });
-    out.push(await sink.putManifest(bytes, MediaType.OciManifest, { tag: false }));
+    out.push({ ...(await sink.putManifest(bytes, MediaType.OciManifest, { tag: false })), artifactType: mediaType });
   }
   return out;
 }
