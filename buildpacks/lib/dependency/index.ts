@@ -1,3 +1,15 @@
+export {
+  aptClosure,
+  installDebs,
+  parseAptDepends,
+  parseInstalledPackages,
+  runImagePackages,
+  RUN_IMAGE_PACKAGES_ENV,
+  type AptClosureOptions,
+  type InstallDebsOptions,
+  type InstalledPackages,
+  type ResolvedDeb,
+} from './apt-closure.js';
 export { AptSource, debianSemver, debianUpstreamVersion, debPurl, parseAptRecords, type AptRecord, type AptSourceOptions } from './apt-source.js';
 export { fetchCached, downloadLayerName, type CachedFetchOptions } from './cache.js';
 export { CatalogSource, catalogFromMetadata, type CatalogEntry, type CatalogSourceOptions } from './catalog-source.js';
