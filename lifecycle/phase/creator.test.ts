@@ -21,7 +21,7 @@ beforeAll(async () => {
 
 async function inputs(id: string, extra: Partial<CreateInput> = {}): Promise<{ input: CreateInput; tmp: string; out: string }> {
   const root = await trees.create({ 'app/index.txt': 'hi' }, ['tmp', 'run', 'out']);
-  const run = await randomImage({ files: { 'bin/sh': '#!shell' } });
+  const run = await randomImage({ files: { 'bin/sh': '#!shell', 'var/lib/dpkg/status.d/busybox': 'Package: busybox\nVersion: 1:1.35.0-4\n' } });
   const runSink = await openLayoutSink({ transport: 'oci', path: join(root, 'run'), tag: 'run' });
   await writeImage(runSink, run);
   await runSink.commit();
@@ -50,6 +50,8 @@ describe('platform.md "creator": the phases in one process', () => {
     expect(Object.keys(result.durations)).toEqual(['analyze', 'detect', 'restore', 'build', 'export']);
     expect(output).toContain('PLATFORM_FILE=howdy');
     expect(output).toContain('CNB_REGISTRY_AUTH=<unset>');
+    // the run image's dpkg records, for buildpacks that bring Debian packages (lading extension)
+    expect(output).toContain('RUN_PACKAGES=Package: busybox ');
     expect(result.exported.digest).toMatch(/^sha256:/);
     expect(await readdir(tmp)).toEqual([]);
   });

@@ -13,6 +13,7 @@ import { checkAppDir, checkSameTarget, copyAppDir, copySboms, makeBuildDir, requ
 import { runDetector, type DetectorResult } from './detector.js';
 import { exportImage, type ExportResult } from './exporter.js';
 import { restore, type RestoreResult } from './restorer.js';
+import { RUN_IMAGE_PACKAGES_ENV, writeRunImagePackages } from './run-packages.js';
 
 export { checkAppDir, inlineBuildpackDir, withPrePost } from './create/index.js';
 export { defaultBuilderDir, ensureStack, requestedFlavor, runImageSet, stackImageRef, DEFAULT_STACK, RUN_IMAGE_LABEL, type EnsureStackEvent, type FlavorChoice } from './create/index.js';
@@ -120,9 +121,12 @@ export async function create(input: CreateInput): Promise<CreateResult> {
     const seen = isolation.paths({ appDir: dir.appDir, layersDir: dir.layersDir, platformDir: dir.platformDir });
     const warn = input.onWarning;
 
-    let analyzed = await phase('analyze', () =>
-      analyze({ runImage: input.runImage, ...(input.previousImage ? { previousImage: input.previousImage } : {}), ...(warn ? { onWarning: warn } : {}) }),
-    );
+    let analyzed = await phase('analyze', async () => {
+      const result = await analyze({ runImage: input.runImage, ...(input.previousImage ? { previousImage: input.previousImage } : {}), ...(warn ? { onWarning: warn } : {}) });
+      // the app lands on this image unless a buildpack asks for the static flavor (chooseRunImage)
+      env[RUN_IMAGE_PACKAGES_ENV] = await writeRunImagePackages(dir.platformDir, seen.platformDir ?? dir.platformDir, { base: result.runImage.image });
+      return result;
+    });
     const target = analyzed.runImage.target;
     const processInputs = {
       catalog: input.catalog,
