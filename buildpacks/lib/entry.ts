@@ -1,4 +1,5 @@
 import { dirname } from 'node:path';
+import { bindingRoot, readBindings, type Binding } from './bindings.js';
 import { readBuildpackDescriptor, type BuildpackDescriptor } from './descriptor.js';
 import { BuildpackError } from './errors.js';
 import { Layers } from './layer.js';
@@ -16,6 +17,8 @@ export interface PhaseContext {
   appDir: string;
   buildpack: BuildpackDescriptor;
   platform: Platform;
+  /** Service bindings (`$SERVICE_BINDING_ROOT`, else `<platform>/bindings`), sorted by name. */
+  bindings: readonly Binding[];
   target: Target;
   /** CNB_EXEC_ENV, `production` when unset. */
   execEnv: string;
@@ -73,11 +76,12 @@ function input(io: ProcessIo, envName: string, position: number, what: string): 
 
 async function phaseContext(io: ProcessIo, logger: Logger, platformDir: string): Promise<PhaseContext> {
   const buildpackDir = io.env['CNB_BUILDPACK_DIR'] || dirname(dirname(io.script));
-  const [buildpack, platform] = await Promise.all([readBuildpackDescriptor(buildpackDir), readPlatform(platformDir)]);
+  const [buildpack, platform, bindings] = await Promise.all([readBuildpackDescriptor(buildpackDir), readPlatform(platformDir), readBindings(bindingRoot(io.env, platformDir))]);
   return {
     appDir: io.cwd,
     buildpack,
     platform,
+    bindings,
     target: targetFromEnv(io.env),
     execEnv: io.env['CNB_EXEC_ENV'] || 'production',
     env: io.env,

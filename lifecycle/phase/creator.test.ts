@@ -42,7 +42,8 @@ async function inputs(id: string, extra: Partial<CreateInput> = {}): Promise<{ i
 
 describe('platform.md "creator": the phases in one process', () => {
   it('runs analyze → detect → restore → build → export with user env in <platform>/env and durations per phase, then removes its build dir', async () => {
-    const { input, tmp } = await inputs('fixtures/env-reporter', { platformEnv: { BP_GREETING: 'howdy' } });
+    const binding = await trees.create({ 'type': 'maven\n', 'settings.xml': '<settings/>' });
+    const { input, tmp } = await inputs('fixtures/env-reporter', { platformEnv: { BP_GREETING: 'howdy' }, bindings: [{ name: 'm2', source: binding }] });
     let output = '';
     const phases: string[] = [];
     const result = await create({ ...input, onOutput: (_bp, chunk) => (output += chunk), onDetectRun: (r) => (output += r.output), onPhase: (p, e) => phases.push(`${p}:${e}`) });
@@ -52,6 +53,7 @@ describe('platform.md "creator": the phases in one process', () => {
     expect(output).toContain('CNB_REGISTRY_AUTH=<unset>');
     // the run image's dpkg records, for buildpacks that bring Debian packages (lading extension)
     expect(output).toContain('RUN_PACKAGES=Package: busybox ');
+    expect(output).toContain('BINDING_TYPES=maven ');
     expect(result.exported.digest).toMatch(/^sha256:/);
     expect(await readdir(tmp)).toEqual([]);
   });

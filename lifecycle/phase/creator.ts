@@ -8,6 +8,7 @@ import type { LayerCache } from '../cache/index.js';
 import { availableIsolation, NO_ISOLATION, type Isolation } from '../isolation/index.js';
 import { platformFeatures, type PlatformFeatures, type ProjectDescriptor, type ProjectMetadata } from '../platform/index.js';
 import { analyze, readRunImage, type AnalyzeInput, type Analyzed } from './analyzer.js';
+import { writeBindings, type BindingVolume } from './bindings.js';
 import { runBuilder, type BuilderResult } from './builder.js';
 import { checkAppDir, checkSameTarget, copyAppDir, copySboms, makeBuildDir, requestedFlavor, writePlatformEnv, type FlavorChoice } from './create/index.js';
 import { runDetector, type DetectorResult } from './detector.js';
@@ -46,6 +47,8 @@ export interface CreateInput {
   clearCache?: boolean;
   /** User variables (`-e`, `--env-file`, project.toml build env), written to `<platform>/env/`. */
   platformEnv?: Env;
+  /** Service bindings (`--volume DIR:/platform/bindings/NAME`), copied to `<platform>/bindings/`. */
+  bindings?: readonly BindingVolume[];
   /** Operator variables (builder.toml `[[build.env]]`). */
   buildConfigEnv?: readonly EnvFile[];
   /** The host environment; buildpacks get it filtered (filterHostEnv: no registry credentials). */
@@ -119,6 +122,8 @@ export async function create(input: CreateInput): Promise<CreateResult> {
     await writePlatformEnv(dir.platformDir, input.platformEnv ?? {});
     const env = filterHostEnv(input.hostEnv, { execPath: process.execPath, nodeOnPath: true });
     const seen = isolation.paths({ appDir: dir.appDir, layersDir: dir.layersDir, platformDir: dir.platformDir });
+    const bindingRoot = await writeBindings(dir.platformDir, seen.platformDir ?? dir.platformDir, input.bindings ?? []);
+    if (bindingRoot) env['SERVICE_BINDING_ROOT'] = bindingRoot;
     const warn = input.onWarning;
 
     let analyzed = await phase('analyze', async () => {

@@ -8,3 +8,5 @@ export * from './detector.js';
 export * from './builder.js';
 export * from './creator.js';
 export * from './rebaser.js';
+export { parseBindingVolume, BINDINGS_MOUNT, type BindingVolume } from './bindings.js';
+export { RUN_IMAGE_PACKAGES_ENV } from './run-packages.js';

@@ -9,7 +9,7 @@ import {
 } from '../../buildpack/index.js';
 import { DirCache, ImageCache, type LayerCache } from '../../cache/index.js';
 import {
-  checkAppDir, create, creationTime, defaultBuilderDir, ensureStack, inlineBuildpackDir, orderOfBuildpacks, runImageSet, withPrePost,
+  checkAppDir, create, creationTime, defaultBuilderDir, ensureStack, inlineBuildpackDir, orderOfBuildpacks, parseBindingVolume, runImageSet, withPrePost,
   BuildpackFailedError, type CreateInput,
 } from '../../phase/index.js';
 import {
@@ -44,6 +44,7 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
     throw new LadingError('USAGE', `no run image: pass --run-image REF, or -B with a builder whose builder.toml has [run] images (${runBuilder.file} has none)`);
   }
   const platformEnv = await userEnv(args, project, env);
+  const bindings = (args.volume ?? []).map((v) => parseBindingVolume(v));
   const created = creationTime(env, parseCreationTime(args['creation-time']));
   const controller = new AbortController();
   const onSigint = () => controller.abort();
@@ -77,6 +78,7 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
       ...(cache ? { cache } : {}),
       clearCache: args['clear-cache'] ?? false,
       platformEnv,
+      bindings,
       ...(builder ? { buildConfigEnv: builder.buildEnv } : {}),
       hostEnv: env,
       ...(args.workspace !== undefined ? { workspace: resolve(args.workspace) } : {}),

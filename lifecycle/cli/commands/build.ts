@@ -11,6 +11,7 @@ export interface BuildArgs extends GlobalArgs {
   publish?: boolean;
   env?: string[];
   'env-file'?: string;
+  volume?: string[];
   'cache-dir'?: string;
   'cache-image'?: string;
   'clear-cache'?: boolean;
@@ -48,6 +49,7 @@ export function buildCommand(ctx: CommandContext) {
         .option('run-image', { type: 'string', describe: 'the run image: a registry reference, a local store name or oci:DIR[:TAG]' })
         .option('publish', { type: 'boolean', default: false, describe: 'push the image to its registry instead of the local store' })
         .option('env', { alias: 'e', type: 'string', array: true, describe: 'build-time variable K=V, or K to take it from this environment (repeatable)' })
+        .option('volume', { type: 'string', array: true, describe: 'a service binding: <host-dir>:/platform/bindings/<name>[:ro] (repeatable; pack\'s syntax)' })
         .option('env-file', { type: 'string', describe: 'a file of K=V lines (build-time variables)' })
         .option('cache-dir', { type: 'string', describe: 'keep cached layers in this directory' })
         .option('cache-image', { type: 'string', describe: 'keep cached layers in this image (a registry reference or oci:DIR[:TAG])' })
