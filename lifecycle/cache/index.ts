@@ -6,3 +6,4 @@ export * from './cache.js';
 export * from './dir-cache.js';
 export * from './image-cache.js';
 export * from './extract.js';
+export * from './restored-trees.js';

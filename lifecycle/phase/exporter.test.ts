@@ -235,4 +235,48 @@ describe.skipIf(!requireTools('docker-registry', 'htpasswd', 'openssl'))('buildp
     expect(third.layers.filter((l) => !l.reused).map((l) => l.name)).toEqual(['app']);
     expect(third.uploaded).toBe(2);
   }, 120_000);
+
+  it('cache layers the restore unpacked and the build left untouched are kept by diffID, not packed again; a changed one is packed', async () => {
+    const ref = parseRegistryReference(`${reg.host}/apps/kept:latest`);
+    const { root, build } = await buildFixture();
+    const cacheDir = await trees.create();
+    const first = await exportTo(root, build, '', { sink: await openRegistrySink(ref, { retry: FAST }), cache: new DirCache(cacheDir) });
+    const cachedSha = async (name: string) => (await new DirCache(cacheDir).read()).buildpacks[0]!.layers[name]!.sha;
+    const toolsSha = await cachedSha('tools');
+
+    // The rebuild's build phase works on the directories the restore filled (same cache object for both phases).
+    const rebuild = async (options: { uid?: number; change?: (layersDir: string) => Promise<void> } = {}) => {
+      const cache = new DirCache(cacheDir);
+      const analyzed = await analyze({ previousImage: await openRegistrySource(ref, { retry: FAST }), runImage: { source: await runImageIn(await trees.create(), runImage), image: 'registry.example/run:latest' } });
+      const layersDir = await trees.create();
+      await restore({ layersDir, group: [{ id: 'example/node' }], analyzed, cache });
+      await options.change?.(join(layersDir, 'example_node'));
+      const fixture = await buildFixture({ withRuntimeDir: false });
+      const bp = fixture.build.buildpacks[0]!;
+      const layers = bp.layers.map((l) => (l.types.cache ? { ...l, dir: join(layersDir, 'example_node', l.name) } : l));
+      return exportImage({
+        build: { ...fixture.build, buildpacks: [{ ...bp, layers }] }, analyzed, appDir: join(fixture.root, 'app'),
+        sink: await openRegistrySink(ref, { retry: FAST }), tags: ['latest'], cache, ...(options.uid ? { uid: options.uid, gid: options.uid } : {}),
+      });
+    };
+
+    const second = await rebuild();
+    expect(second.digest).toBe(first.digest);
+    expect(second.uploaded).toBe(0);
+    expect(second.cache).toEqual({ written: 0, reused: 2 });
+    expect(await cachedSha('tools')).toBe(toolsSha);
+
+    // Other owners: the image's deps layer is packed again (the previous one has uid 1000); the cache-only
+    // tools entry is kept as it is (owners are not restored), which shows it was not packed again.
+    const owners = await rebuild({ uid: 2000 });
+    const deps = (r: typeof first) => r.layers.find((l) => l.name === 'example/node:deps')!;
+    expect(deps(owners).diffId).not.toBe(deps(first).diffId);
+    expect(deps(owners).reused).toBe(false);
+    expect(await cachedSha('tools')).toBe(toolsSha);
+
+    // A build that touches a restored cache layer gets it packed again.
+    const changed = await rebuild({ uid: 2000, change: (d) => writeFile(join(d, 'tools', 'cached.txt'), 'tool v2') });
+    expect(changed.cache!.written).toBe(1);
+    expect(await cachedSha('tools')).not.toBe(toolsSha);
+  }, 120_000);
 });

@@ -7,7 +7,7 @@ import {
   escapeBuildpackId, readLayerEnv, type BuildpackProcess, type Label, type LayerEnvSource, type LayerTypes, type SbomFile,
   type Slice, type TomlTable,
 } from '../buildpack/index.js';
-import type { CacheWriteResult, LayerCache } from '../cache/index.js';
+import { unchangedRestoredTree, type CacheWriteResult, type LayerCache } from '../cache/index.js';
 import {
   BUILD_METADATA_LABEL, LIFECYCLE_METADATA_LABEL, PROJECT_METADATA_LABEL, REBASABLE_LABEL, serializeBuildMetadata,
   serializeLifecycleMetadata, serializeProjectMetadata, serializeReport, type BuildpackLayersMetadata, type ProjectMetadata,
@@ -163,7 +163,12 @@ async function runExport(input: ExportInput, built: FileLayer[]): Promise<Export
       if (!layer.types.launch) continue;
       const imagePath = posix.join(bpPath, layer.name);
       const history = `Layer: '${layer.name}', Created by buildpack: ${bp.id}@${bp.version}`;
-      if (layer.hasDir) {
+      const kept = layer.hasDir && layer.types.cache ? await keptFromPrevious(input, layer.dir, imagePath, uid, gid) : undefined;
+      if (kept) {
+        // Restored from the cache (whose entry is the previous image's layer) and left untouched by the build.
+        planned.push({ name: `${bp.id}:${layer.name}`, history, kind: 'launch', owner: { bp, layer }, reuse: kept });
+        envs.push(await readLayerEnv(layer.dir, layer.name, imagePath, input.onWarning));
+      } else if (layer.hasDir) {
         planned.push({ name: `${bp.id}:${layer.name}`, history, kind: 'launch', owner: { bp, layer }, spec: { directories: [{ source: layer.dir, target: imagePath }] } });
         envs.push(await readLayerEnv(layer.dir, layer.name, imagePath, input.onWarning));
       } else {
@@ -297,35 +302,74 @@ async function runExport(input: ExportInput, built: FileLayer[]): Promise<Export
   return result;
 }
 
-/** Saves `cache=true` layers; launch+cache layers use the image's tar, so their diffIDs match (restore rule). */
+/**
+ * The previous image's layer for a launch+cache layer directory that the restore filled from the cache and the
+ * build left as it was (same tree state, same image path and owners): the cache entry and the previous image's
+ * layer have the same diffID (the restore rule), so that layer is this directory's tar without packing it.
+ */
+async function keptFromPrevious(input: ExportInput, dir: string, imagePath: string, uid: number, gid: number): Promise<Layer | undefined> {
+  const previous = input.analyzed.previousImage?.image;
+  if (!input.cache || !previous || previous.config.config?.User !== `${uid}:${gid}`) return undefined;
+  const diffId = await unchangedRestoredTree(input.cache, dir, imagePath);
+  return diffId ? previous.layerByDiffId(diffId) : undefined;
+}
+
+/**
+ * Saves `cache=true` layers; launch+cache layers use the image's tar, so their diffIDs match (restore rule).
+ * Cache-only layers the build left as the restore unpacked them keep their cache entry by diffID (no packing);
+ * should the cache no longer hold such an entry (a concurrent writer dropped it), everything is packed again.
+ */
 async function saveCache(input: ExportInput, planned: readonly Planned[], layersMount: string, uid: number, gid: number, built: FileLayer[]): Promise<CacheWriteResult | undefined> {
-  const cache = input.cache!;
   try {
-    const fromImage = new Map(planned.filter((p) => p.owner).map((p) => [`${p.owner!.bp.id}\0${p.owner!.layer.name}`, p.reuse!] as const));
-    const pending: { bp: ExportBuildpack; layer: ExportLayer }[] = [];
-    for (const bp of input.build.buildpacks) for (const layer of bp.layers) if (layer.types.cache && !layer.types.launch && layer.hasDir) pending.push({ bp, layer });
-    const extra = await createLayers(
-      pending.map(({ bp, layer }) => ({ directories: [{ source: layer.dir, target: posix.join(layersMount, escapeBuildpackId(bp.id), layer.name) }] })),
-      { uid, gid, parentUid: uid, parentGid: gid, ...(input.tempDir ? { tempDir: input.tempDir } : {}) },
-    );
-    built.push(...extra);
-    pending.forEach((p, i) => fromImage.set(`${p.bp.id}\0${p.layer.name}`, extra[i]!));
-    const layers = new Map<Digest, Layer>();
-    const buildpacks: BuildpackLayersMetadata[] = [];
-    for (const bp of input.build.buildpacks) {
-      const entry: BuildpackLayersMetadata = { key: bp.id, version: bp.version, layers: {} };
-      for (const layer of bp.layers) {
-        const l = layer.types.cache ? fromImage.get(`${bp.id}\0${layer.name}`) : undefined;
-        if (!l) continue;
-        layers.set(l.diffId, l);
-        entry.layers[layer.name] = { sha: l.diffId, data: layer.metadata, build: layer.types.build, launch: layer.types.launch, cache: true };
-      }
-      if (Object.keys(entry.layers).length > 0) buildpacks.push(entry);
-    }
-    return await cache.write({ buildpacks }, layers, input.signal);
+    return await writeCache(input, planned, layersMount, uid, gid, built, true);
   } catch (err) {
     if (input.signal?.aborted) throw err;
-    input.onWarning?.(`${cache.location}: the cache was not saved: ${(err as Error).message}`);
-    return undefined;
+    try {
+      return await writeCache(input, planned, layersMount, uid, gid, built, false);
+    } catch (again) {
+      if (input.signal?.aborted) throw again;
+      input.onWarning?.(`${input.cache!.location}: the cache was not saved: ${(again as Error).message}`);
+      return undefined;
+    }
   }
+}
+
+async function writeCache(
+  input: ExportInput, planned: readonly Planned[], layersMount: string, uid: number, gid: number, built: FileLayer[], trustRestored: boolean,
+): Promise<CacheWriteResult> {
+  const cache = input.cache!;
+  const fromImage = new Map<string, Layer>(planned.filter((p) => p.owner).map((p) => [`${p.owner!.bp.id}\0${p.owner!.layer.name}`, p.reuse!] as const));
+  const unchanged = new Map<string, Digest>();
+  const pending: { bp: ExportBuildpack; layer: ExportLayer }[] = [];
+  for (const bp of input.build.buildpacks) {
+    for (const layer of bp.layers) {
+      if (!layer.types.cache || layer.types.launch || !layer.hasDir) continue;
+      const imagePath = posix.join(layersMount, escapeBuildpackId(bp.id), layer.name);
+      const diffId = trustRestored ? await unchangedRestoredTree(cache, layer.dir, imagePath) : undefined;
+      if (diffId) unchanged.set(`${bp.id}\0${layer.name}`, diffId);
+      else pending.push({ bp, layer });
+    }
+  }
+  const extra = await createLayers(
+    pending.map(({ bp, layer }) => ({ directories: [{ source: layer.dir, target: posix.join(layersMount, escapeBuildpackId(bp.id), layer.name) }] })),
+    { uid, gid, parentUid: uid, parentGid: gid, ...(input.tempDir ? { tempDir: input.tempDir } : {}) },
+  );
+  built.push(...extra);
+  pending.forEach((p, i) => fromImage.set(`${p.bp.id}\0${p.layer.name}`, extra[i]!));
+  const layers = new Map<Digest, Layer>();
+  const buildpacks: BuildpackLayersMetadata[] = [];
+  for (const bp of input.build.buildpacks) {
+    const entry: BuildpackLayersMetadata = { key: bp.id, version: bp.version, layers: {} };
+    for (const layer of bp.layers) {
+      if (!layer.types.cache) continue;
+      const key = `${bp.id}\0${layer.name}`;
+      const l = fromImage.get(key);
+      const sha = l?.diffId ?? unchanged.get(key);
+      if (!sha) continue;
+      if (l) layers.set(l.diffId, l);
+      entry.layers[layer.name] = { sha, data: layer.metadata, build: layer.types.build, launch: layer.types.launch, cache: true };
+    }
+    if (Object.keys(entry.layers).length > 0) buildpacks.push(entry);
+  }
+  return await cache.write({ buildpacks }, layers, input.signal);
 }

@@ -3,7 +3,7 @@ import { join, posix } from 'node:path';
 import { stringify } from 'smol-toml';
 import { LadingError, isLadingError, type Digest } from '../../registry/oci/index.js';
 import { escapeBuildpackId, restoredLayerToml, type TomlTable } from '../buildpack/index.js';
-import { extractLayerTar, type LayerCache } from '../cache/index.js';
+import { extractLayerTar, noteRestoredTree, treeState, type LayerCache } from '../cache/index.js';
 import type { BuildpackLayersMetadata, CacheMetadata, LayerMetadataEntry } from '../platform/index.js';
 import type { Analyzed } from './analyzer.js';
 
@@ -63,9 +63,12 @@ export async function restore(input: RestoreInput): Promise<RestoreResult> {
       for (const plan of planLayers(fromImage, fromCache)) {
         input.signal?.throwIfAborted();
         if (plan.contents) {
-          const prefix = posix.join(input.layersMount ?? DEFAULT_LAYERS_MOUNT, escapeBuildpackId(id), plan.name).slice(1);
+          const imagePath = posix.join(input.layersMount ?? DEFAULT_LAYERS_MOUNT, escapeBuildpackId(id), plan.name);
+          const dir = join(bpDir, plan.name);
           try {
-            await extractLayerTar(await input.cache!.open(plan.entry.sha as Digest), prefix, join(bpDir, plan.name));
+            await extractLayerTar(await input.cache!.open(plan.entry.sha as Digest), imagePath.slice(1), dir);
+            const state = await treeState(dir);
+            if (state) noteRestoredTree(input.cache!, dir, { diffId: plan.entry.sha as Digest, imagePath, state });
           } catch (err) {
             if (input.signal?.aborted) throw err;
             input.onWarning?.(`not restoring cached layer ${id}:${plan.name}: ${(err as Error).message}`);

@@ -1,0 +1,64 @@
+import { createHash } from 'node:crypto';
+import { lstat, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Digest } from '../../registry/oci/index.js';
+
+/**
+ * What a directory tree looks like on disk, as a hash of every entry's relative path, type, mode, size,
+ * inode, mtime and ctime (nanoseconds; the root included). Any write, truncation, chmod, rename, added or
+ * removed entry changes it: the kernel updates ctime on every change to an inode and a user cannot set it
+ * back, and a replaced file has a new inode. Reading contents is not needed, so it costs one lstat per entry.
+ * `undefined` when the tree does not exist.
+ */
+export async function treeState(dir: string): Promise<string | undefined> {
+  const hash = createHash('sha256');
+  const visit = async (path: string, rel: string): Promise<boolean> => {
+    let st;
+    try {
+      st = await lstat(path, { bigint: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+    hash.update(`${rel}\0${st.mode}\0${st.size}\0${st.dev}:${st.ino}\0${st.mtimeNs}\0${st.ctimeNs}\n`);
+    if (st.isDirectory()) {
+      const names = (await readdir(path)).sort();
+      for (const name of names) await visit(join(path, name), rel === '' ? name : `${rel}/${name}`);
+    }
+    return true;
+  };
+  return (await visit(dir, '')) ? hash.digest('hex') : undefined;
+}
+
+/** One layer directory a restore filled from a cache entry. */
+export interface RestoredTree {
+  /** The cache entry's diffID: the tar the directory was unpacked from. */
+  diffId: Digest;
+  /** The layer's path in that tar (and in the image), e.g. `/layers/example_node/deps`. */
+  imagePath: string;
+  /** `treeState` right after unpacking. */
+  state: string;
+}
+
+/**
+ * Layer directories restored from a cache, by directory, kept with the cache object that holds their bytes so
+ * the exporter of the same build can tell which ones the build left untouched: for those the cached tar is
+ * still the layer's tar, and the export keeps it by diffID instead of packing and hashing the directory again.
+ */
+const restoredByCache = new WeakMap<object, Map<string, RestoredTree>>();
+
+export function noteRestoredTree(cache: object, dir: string, tree: RestoredTree): void {
+  let trees = restoredByCache.get(cache);
+  if (!trees) restoredByCache.set(cache, (trees = new Map()));
+  trees.set(dir, tree);
+}
+
+/**
+ * The diffID of the cache entry `dir` was restored from when the directory is provably as the restore left
+ * it (same `treeState`) and is packed at the same image path; else undefined (pack it again).
+ */
+export async function unchangedRestoredTree(cache: object, dir: string, imagePath: string): Promise<Digest | undefined> {
+  const tree = restoredByCache.get(cache)?.get(dir);
+  if (!tree || tree.imagePath !== imagePath) return undefined;
+  return (await treeState(dir)) === tree.state ? tree.diffId : undefined;
+}
