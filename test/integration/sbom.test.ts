@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lading } from '../support/cli.js';
 import { startRegistry, type TestRegistry } from '../support/registry.js';
 import { cdxComponents, cyclonedxErrors, dpkgRecords, spdxErrors, type CdxComponent } from '../support/sbom.js';
+import { expectValidLayoutSboms, expectValidSbomDir, newStats, registrySbomProblems } from '../support/sbom-check.js';
 import { requireTools } from '../support/tools.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -139,6 +140,18 @@ describe.skipIf(!requireTools('apt-get', 'dpkg-deb', 'docker-registry', 'skopeo'
     // The image SBOM on disk is the referrer's document, byte for byte.
     expect(readFileSync(join(dir, 'sboms', 'sbom.cdx.json'))).toEqual(readFileSync(join(dir, 'out.cyclonedx.json')));
     expect(readFileSync(join(dir, 'sboms', 'sbom.spdx.json'))).toEqual(readFileSync(join(dir, 'out.spdx.json')));
+  });
+
+  it('every SBOM is checked: the --sbom-output-dir files, the stacks\' OS SBOMs, and what stop() will read from the registry', async () => {
+    await expectValidSbomDir(join(dir, 'sboms'));
+    for (const v of ['mini-v1', 'mini-v2']) expect((await expectValidLayoutSboms(stacks(v))).referrerDocuments).toBeGreaterThanOrEqual(2);
+    // The registry teardown (startRegistry().stop()) runs this same check on its storage: it sees this image's two
+    // referrers and its CNB SBOM layer with the buildpack's files, and finds nothing wrong.
+    const stats = newStats();
+    expect(await registrySbomProblems(registry.dataDir, registry.host, stats)).toEqual([]);
+    expect(stats.referrerDocuments).toBeGreaterThanOrEqual(2);
+    expect(stats.sbomLayers).toBeGreaterThanOrEqual(1);
+    expect(stats.layerFiles).toBeGreaterThanOrEqual(3);
   });
 
   it('lading sbom download writes layers/sbom/launch/<bp>/<layer>/sbom.<ext> as pack does (a subcommand, not an image)', async () => {

@@ -6,17 +6,23 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { assertNoSbomProblems, registrySbomProblems } from './sbom-check.js';
 import { startTokenServer, type TokenServer, type TokenServerOptions } from './token-server.js';
 
 /**
  * The real registry (Debian's `docker-registry`, CNCF distribution 2.8) on a free 127.0.0.1 port with
  * its own storage, for integration tests. Callers check `requireTools('docker-registry', 'htpasswd',
  * 'openssl')` first. Always `stop()` it (afterAll); children left behind are killed when the process exits.
+ * `stop()` also validates every SBOM the tests pushed (issue 7: CI validates every SBOM the tests produce):
+ * each CycloneDX/SPDX referrer and each image's CNB SBOM layer, read from the storage directory; it cleans
+ * up first, then rejects naming the image, file and JSON pointer of each problem, failing the test file.
  */
 export interface StartRegistryOptions {
   auth?: 'none' | 'htpasswd' | 'token';
   /** Token auth: overrides for the token server (users default to { [username]: password }). */
   token?: Partial<Omit<TokenServerOptions, 'service' | 'issuer'>>;
+  /** Validate every SBOM in storage when stopped (default true); false only for tests that push invalid SBOMs on purpose. */
+  checkSboms?: boolean;
 }
 
 export interface TestRegistry {
@@ -35,7 +41,7 @@ export interface TestRegistry {
   kill(): Promise<void>;
   /** Starts the killed registry again on the same port and storage. */
   restart(): Promise<void>;
-  /** Stops everything and removes the temporary directory. */
+  /** Stops everything and removes the temporary directory; rejects afterwards if any stored SBOM is invalid. */
   stop(): Promise<void>;
 }
 
@@ -166,6 +172,8 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
       await launch();
     },
     stop: async () => {
+      let problems: string[] = [];
+      let checkError: unknown;
       const c = child;
       if (c) {
         c.kill('SIGTERM');
@@ -174,8 +182,17 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
         await exited(c);
         child = undefined;
       }
+      if (options.checkSboms !== false) {
+        try {
+          problems = await registrySbomProblems(dataDir, host);
+        } catch (err) {
+          checkError = err;
+        }
+      }
       await tokenServer?.close();
       await rm(dir, { recursive: true, force: true });
+      if (checkError) throw new Error(`checking the SBOMs in registry ${host} failed: ${String(checkError)}`, { cause: checkError });
+      assertNoSbomProblems(problems, `registry ${host}`);
     },
   };
   if (username !== undefined) registry.username = username;
