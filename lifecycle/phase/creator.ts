@@ -47,6 +47,8 @@ export interface CreateInput {
   clearCache?: boolean;
   /** User variables (`-e`, `--env-file`, project.toml build env), written to `<platform>/env/`. */
   platformEnv?: Env;
+  /** Where the run images' package lists are kept between builds (LADING_RUN_IMAGE_PACKAGES); none: read each time. */
+  runPackagesCacheDir?: string;
   /** Service bindings (`--volume DIR:/platform/bindings/NAME`), copied to `<platform>/bindings/`. */
   bindings?: readonly BindingVolume[];
   /** Operator variables (builder.toml `[[build.env]]`). */
@@ -129,7 +131,7 @@ export async function create(input: CreateInput): Promise<CreateResult> {
     let analyzed = await phase('analyze', async () => {
       const result = await analyze({ runImage: input.runImage, ...(input.previousImage ? { previousImage: input.previousImage } : {}), ...(warn ? { onWarning: warn } : {}) });
       // the app lands on this image unless a buildpack asks for the static flavor (chooseRunImage)
-      env[RUN_IMAGE_PACKAGES_ENV] = await writeRunImagePackages(dir.platformDir, seen.platformDir ?? dir.platformDir, { base: result.runImage.image });
+      env[RUN_IMAGE_PACKAGES_ENV] = await writeRunImagePackages(dir.platformDir, seen.platformDir ?? dir.platformDir, { base: result.runImage.image }, input.runPackagesCacheDir);
       return result;
     });
     const target = analyzed.runImage.target;

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -29,5 +29,14 @@ describe('run-image packages for buildpacks', () => {
     const seen = await writeRunImagePackages(platform, '/platform', { base: image });
     expect(seen).toBe('/platform/lading/run-images');
     expect(await readFile(join(platform, 'lading/run-images/base.status'), 'utf8')).toBe(text);
+
+    // kept between builds, keyed by the layers: a second build reads the cached list
+    const cache = join(platform, 'cache');
+    await writeRunImagePackages(platform, '/platform', { base: image }, cache);
+    const [entry] = await readdir(cache);
+    expect(entry).toMatch(/^[0-9a-f]{64}\.status$/);
+    await writeFile(join(cache, entry!), 'Package: from-cache\n');
+    await writeRunImagePackages(platform, '/platform', { base: image }, cache);
+    expect(await readFile(join(platform, 'lading/run-images/base.status'), 'utf8')).toBe('Package: from-cache\n');
   });
 });

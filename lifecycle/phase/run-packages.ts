@@ -1,4 +1,5 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Image } from '../../registry/oci/index.js';
 import { filesOfLayers, STATUS_D } from '../../sbom/index.js';
@@ -28,14 +29,34 @@ export async function dpkgStatusText(image: Image, what: string): Promise<string
 }
 
 /**
+ * {@link dpkgStatusText}, kept in `cacheDir` under a key of the image's layer diffIDs: reading a run image's
+ * layers costs a few hundred milliseconds, every build, for the same answer. A damaged entry is only ever a
+ * complete earlier answer (written to a temp name, then renamed).
+ */
+async function cachedStatusText(image: Image, what: string, cacheDir: string | undefined): Promise<string> {
+  if (!cacheDir) return dpkgStatusText(image, what);
+  const key = createHash('sha256').update(image.layers.map((l) => l.diffId).join('\n')).digest('hex');
+  const file = join(cacheDir, `${key}.status`);
+  const hit = await readFile(file, 'utf8').catch(() => undefined);
+  if (hit !== undefined) return hit;
+  const text = await dpkgStatusText(image, what);
+  await mkdir(cacheDir, { recursive: true });
+  const temp = `${file}.${process.pid}.tmp`;
+  await writeFile(temp, text);
+  await rename(temp, file);
+  return text;
+}
+
+/**
  * Writes `<platformDir>/lading/run-images/<flavor>.status` for each run image and returns the directory as
  * the buildpacks see it (`platformMount`, e.g. `/platform` in a namespace), for RUN_IMAGE_PACKAGES_ENV.
+ * `cacheDir` keeps the lists between builds.
  */
-export async function writeRunImagePackages(platformDir: string, platformMount: string, images: Readonly<Record<string, Image>>): Promise<string> {
+export async function writeRunImagePackages(platformDir: string, platformMount: string, images: Readonly<Record<string, Image>>, cacheDir?: string): Promise<string> {
   const dir = join(platformDir, DIR);
   await mkdir(dir, { recursive: true });
   for (const [flavor, image] of Object.entries(images)) {
-    await writeFile(join(dir, `${flavor}.status`), await dpkgStatusText(image, `run image (${flavor})`));
+    await writeFile(join(dir, `${flavor}.status`), await cachedStatusText(image, `run image (${flavor})`, cacheDir));
   }
   return join(platformMount, DIR);
 }

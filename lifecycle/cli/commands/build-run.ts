@@ -79,6 +79,7 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
       clearCache: args['clear-cache'] ?? false,
       platformEnv,
       bindings,
+      runPackagesCacheDir: join(storeHome({ env }), 'cache', 'run-packages'),
       ...(builder ? { buildConfigEnv: builder.buildEnv } : {}),
       hostEnv: env,
       ...(args.workspace !== undefined ? { workspace: resolve(args.workspace) } : {}),
