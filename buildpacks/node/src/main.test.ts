@@ -61,9 +61,9 @@ describe('package manager', () => {
     expect(packageManager(project({ hasPnpmLock: true }))).toEqual({ name: 'pnpm' });
   });
 
-  it('says clearly that yarn projects are not supported yet', () => {
-    expect(() => packageManager(project({}, 'yarn@4.5.0'))).toThrow(/yarn projects are not supported yet/);
-    expect(() => packageManager(project({ hasYarnLock: true }))).toThrow('/workspace/yarn.lock: yarn projects are not supported yet');
+  it('yarn through packageManager or yarn.lock; an npm lockfile wins over yarn.lock', () => {
+    expect(packageManager(project({}, 'yarn@4.5.0'))).toEqual({ name: 'yarn', version: '4.5.0' });
+    expect(packageManager(project({ hasYarnLock: true }))).toEqual({ name: 'yarn' });
     expect(packageManager(project({ hasYarnLock: true, npmLockfile: '/workspace/package-lock.json' }))).toEqual({ name: 'npm' });
   });
 });

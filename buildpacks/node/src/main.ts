@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   BuildpackError,
@@ -21,6 +21,7 @@ import { contributeRuntime } from './runtime.js';
 import { startProcesses } from './start-command.js';
 import { installRoot } from './workspaces.js';
 import { DEFAULT_PNPM_VERSION, pnpmInstall } from './pnpm-install.js';
+import { yarnInstall, yarnVersionRequest } from './yarn-install.js';
 
 /** Passes for a directory with package.json, or a script-only app (server.js, app.js or index.js). */
 export async function detect(ctx: DetectContext): Promise<DetectResult> {
@@ -35,22 +36,19 @@ export async function detect(ctx: DetectContext): Promise<DetectResult> {
 }
 
 /**
- * The package manager the project uses. npm is built in; the `packageManager` field may pin npm's version.
- * yarn and pnpm projects are recognised and refused with a clear message until they are supported.
+ * The package manager the project uses: the `packageManager` field (which may pin the version), else the
+ * lockfile present (an npm lockfile first), else npm.
  */
-export function packageManager(project: NodeProject): { name: 'npm' | 'pnpm'; version?: string } {
+export function packageManager(project: NodeProject): { name: 'npm' | 'pnpm' | 'yarn'; version?: string } {
   const file = join(project.dir, 'package.json');
   const field = project.packageJson?.packageManager;
   if (field !== undefined) {
     const m = /^(npm|yarn|pnpm)@(\d[^+\s]*)(\+.*)?$/.exec(field.trim());
     if (!m) throw new BuildpackError('CONFIG', `${file}: "packageManager": "${field}" is not one of npm@<version>, yarn@<version>, pnpm@<version>`);
-    if (m[1] === 'yarn') throw new BuildpackError('CONFIG', `${file}: "packageManager": "${field}": yarn projects are not supported yet by this buildpack; use npm or pnpm`);
-    return { name: m[1] as 'npm' | 'pnpm', version: m[2]! };
+    return { name: m[1] as 'npm' | 'pnpm' | 'yarn', version: m[2]! };
   }
   if (!project.npmLockfile && project.hasPnpmLock) return { name: 'pnpm' };
-  if (!project.npmLockfile && project.hasYarnLock) {
-    throw new BuildpackError('CONFIG', `${join(project.dir, 'yarn.lock')}: yarn projects are not supported yet by this buildpack; use npm or pnpm`);
-  }
+  if (!project.npmLockfile && project.hasYarnLock) return { name: 'yarn' };
   return { name: 'npm' };
 }
 
@@ -75,6 +73,10 @@ export async function buildWith(ctx: BuildContext, opts: BuildOptions = {}): Pro
     ]) ?? { constraint: DEFAULT_PNPM_VERSION, source: 'buildpack default' };
     const r = await pnpmInstall(ctx, project, runtime, source, request);
     if (!r.installed) ctx.logger.info('Dependencies unchanged: pnpm did not run');
+  } else if (pkg && pm.name === 'yarn') {
+    const lockText = project.hasYarnLock ? await readFile(join(project.dir, 'yarn.lock'), 'utf8') : undefined;
+    const r = await yarnInstall(ctx, project, runtime, source, yarnVersionRequest(ctx.config('BP_YARN_VERSION'), pm.version, lockText));
+    if (!r.installed) ctx.logger.info('Dependencies unchanged: yarn did not run');
   } else if (pkg && (hasDependencies(pkg) || project.npmLockfile || root !== project)) {
     if (root !== project) ctx.logger.info(`Installing the npm workspace at ${root.dir} (members: ${members.join(', ')})`);
     const r = await npmInstall(ctx, project, runtime, root, members);
