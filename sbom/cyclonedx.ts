@@ -10,7 +10,7 @@ export interface WriterOptions {
 
 const sorted = <T>(list: readonly T[], key: (x: T) => string): T[] => [...list].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 
-/** CycloneDX licenses: one id or one expression when all are SPDX; else a list of ids and names (never mixed with an expression). */
+/** CycloneDX licenses: one id or one expression when all are SPDX; else a list of ids and names, unknown text also as license.text (never mixed with an expression). */
 function cdxLicenses(licenses: readonly License[]): unknown[] | undefined {
   if (licenses.length === 0) return undefined;
   const spdx = spdxExpressionOf(licenses);
@@ -20,7 +20,9 @@ function cdxLicenses(licenses: readonly License[]): unknown[] | undefined {
   return licenses.map((l) => {
     if (l.kind === 'spdx' && isSpdxId(l.expression) && !isDeprecatedSpdxId(l.expression)) return { license: { id: l.expression } };
     if (l.kind === 'unlicensed') return { license: { name: 'UNLICENSED' } };
-    return { license: { name: l.kind === 'spdx' ? l.expression : l.name } };
+    if (l.kind === 'spdx') return { license: { name: l.expression } };
+    // Text that is not SPDX, kept verbatim: CycloneDX's place for a licence's own text is license.text.
+    return { license: { name: l.name, text: { contentType: 'text/plain', content: l.name } } };
   });
 }
 

@@ -116,6 +116,9 @@ describe('writers', () => {
     expect(doc.components).toHaveLength(6);
     const secret = doc.components.find((c: { name: string }) => c.name === 'secret');
     expect(secret.licenses).toEqual([{ license: { name: 'UNLICENSED' } }]);
+    // Text that is not SPDX is kept verbatim, also as the licence's text where CycloneDX has a place for it.
+    expect(doc.components.find((c: { name: string }) => c.name === 'odd').licenses)
+      .toEqual([{ license: { name: 'SEE LICENSE IN LICENSE.md', text: { contentType: 'text/plain', content: 'SEE LICENSE IN LICENSE.md' } } }]);
     expect(doc.components.find((c: { name: string }) => c.name === 'libc6').licenses).toEqual([{ expression: 'LGPL-2.1-or-later AND GPL-2.0-or-later' }]);
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyLicense, licenseRefFor, spdxLicenseId } from './licenses.js';
+import { classifyLicense, licenseRefFor, licenseRefsFor, spdxLicenseId } from './licenses.js';
 
 describe('licence classification (design.md §10: SPDX ids, unknowns marked, never guessed)', () => {
   it('recognises SPDX ids in any case and returns the canonical spelling', () => {
@@ -27,5 +27,14 @@ describe('licence classification (design.md §10: SPDX ids, unknowns marked, nev
   it('derives stable LicenseRef ids from unknown text', () => {
     expect(licenseRefFor('SEE LICENSE IN LICENSE.md')).toBe('LicenseRef-SEE-LICENSE-IN-LICENSE.md');
     expect(licenseRefFor('***')).toBe('LicenseRef-unknown');
+  });
+
+  it('keeps LicenseRef ids of one document distinct: a hash only where texts would share one', () => {
+    const refs = licenseRefsFor(['SEE LICENSE IN LICENSE.md', '***', '???', 'SEE LICENSE IN LICENSE.md']);
+    expect(refs.get('SEE LICENSE IN LICENSE.md')).toBe('LicenseRef-SEE-LICENSE-IN-LICENSE.md');
+    expect(refs.get('***')).toMatch(/^LicenseRef-unknown-[0-9a-f]{8}$/);
+    expect(refs.get('???')).toMatch(/^LicenseRef-unknown-[0-9a-f]{8}$/);
+    expect(refs.get('***')).not.toBe(refs.get('???'));
+    expect(refs.size).toBe(3);
   });
 });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 // JSON imports (not createRequire) so the bundler inlines the lists into self-contained buildpacks.
 import licenseIds from 'spdx-license-ids/index.json' with { type: 'json' };
 import deprecatedIds from 'spdx-license-ids/deprecated.json' with { type: 'json' };
@@ -77,8 +78,26 @@ function licenseTerm(t: string): string | undefined {
   return id ? `${id}${plus ? '+' : ''}` : undefined;
 }
 
-/** A LicenseRef id for unknown licence text: stable, derived from the text. */
+/** A LicenseRef id for unknown licence text: stable, derived from the text (distinct texts may share one: see licenseRefsFor). */
 export function licenseRefFor(text: string): string {
   const slug = text.replace(/[^A-Za-z0-9.-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40);
   return `LicenseRef-${slug || 'unknown'}`;
+}
+
+/**
+ * LicenseRef ids for the unknown licence texts of one document, one per distinct text: licenseRefFor's id,
+ * plus a short hash of the text where two texts would share it (`Apache 2` / `Apache-2`), so each
+ * hasExtractedLicensingInfos entry carries exactly the text it was found as.
+ */
+export function licenseRefsFor(texts: Iterable<string>): Map<string, string> {
+  const bySlug = new Map<string, Set<string>>();
+  for (const t of texts) {
+    const ref = licenseRefFor(t);
+    bySlug.set(ref, (bySlug.get(ref) ?? new Set()).add(t));
+  }
+  const out = new Map<string, string>();
+  for (const [ref, set] of bySlug) {
+    for (const t of set) out.set(t, set.size === 1 ? ref : `${ref}-${createHash('sha256').update(t).digest('hex').slice(0, 8)}`);
+  }
+  return out;
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { classifyLicense, licenseRefFor, type License } from './licenses.js';
+import { classifyLicense, licenseRefsFor, type License } from './licenses.js';
 
 /** One component of a layer, as a buildpack knows it. */
 export interface SbomComponent {
@@ -62,14 +62,24 @@ function classified(c: SbomComponent): License[] {
   return (c.licenses ?? []).filter((l) => l.trim() !== '').map(classifyLicense);
 }
 
-function cdxLicenses(c: SbomComponent): unknown[] | undefined {
+/** LicenseRef ids for every unknown licence text of the components (the same in both documents of a layer). */
+function licenseRefs(components: readonly SbomComponent[]): Map<string, string> {
+  return licenseRefsFor(components.flatMap((c) => classified(c).flatMap((l) => (l.kind === 'unknown' ? [l.text] : []))));
+}
+
+/**
+ * CycloneDX licences: ids, and unknown text as a named licence carrying the text itself (`license.text`);
+ * with an SPDX expression among them, one expression (CycloneDX cannot mix the two forms, and an expression
+ * has no text: its LicenseRef's text is in the layer's SPDX file).
+ */
+function cdxLicenses(c: SbomComponent, refs: ReadonlyMap<string, string>): unknown[] | undefined {
   const ls = classified(c);
   if (ls.length === 0) return undefined;
   if (ls.length === 1 && ls[0]?.kind === 'expression') return [{ expression: ls[0].expression }];
   if (ls.every((l) => l.kind !== 'expression')) {
-    return ls.map((l) => (l.kind === 'id' ? { license: { id: l.id } } : { license: { name: l.text } }));
+    return ls.map((l) => (l.kind === 'id' ? { license: { id: l.id } } : { license: { name: l.text, text: { contentType: 'text/plain', content: l.text } } }));
   }
-  return [{ expression: spdxExpression(ls) }];
+  return [{ expression: spdxExpression(ls, refs) }];
 }
 
 /** True when the outer parentheses of `e` enclose all of it. */
@@ -83,19 +93,21 @@ function wrapped(e: string): boolean {
   return true;
 }
 
-function spdxExpression(ls: readonly License[]): string {
+function spdxExpression(ls: readonly License[], refs: ReadonlyMap<string, string>): string {
+  const ref = (text: string) => refs.get(text) as string;
   if (ls.length === 1) {
     const l = ls[0] as License;
-    return l.kind === 'id' ? l.id : l.kind === 'expression' ? l.expression : licenseRefFor(l.text);
+    return l.kind === 'id' ? l.id : l.kind === 'expression' ? l.expression : ref(l.text);
   }
   const parts = ls.map((l) =>
-    l.kind === 'id' ? l.id : l.kind === 'expression' ? (wrapped(l.expression) ? l.expression : `(${l.expression})`) : licenseRefFor(l.text),
+    l.kind === 'id' ? l.id : l.kind === 'expression' ? (wrapped(l.expression) ? l.expression : `(${l.expression})`) : ref(l.text),
   );
   return parts.join(' AND ');
 }
 
 /** A CycloneDX 1.6 JSON document for the components; no timestamp, serial number derived from content. */
 export function cycloneDxDocument(components: readonly SbomComponent[], opts: SbomOptions): Record<string, unknown> {
+  const refIds = licenseRefs(components);
   const comps = sortedComponents(components).map((c) => {
     const out: Record<string, unknown> = { type: c.type ?? 'library', 'bom-ref': c.purl ?? `${c.name}@${c.version}` };
     if (c.supplier) out['supplier'] = { name: c.supplier };
@@ -103,7 +115,7 @@ export function cycloneDxDocument(components: readonly SbomComponent[], opts: Sb
     out['version'] = c.version;
     const hashes = HASH_ORDER.filter((a) => c.hashes?.[a]).map((a) => ({ alg: CDX_ALG[a], content: c.hashes?.[a] }));
     if (hashes.length) out['hashes'] = hashes;
-    const licenses = cdxLicenses(c);
+    const licenses = cdxLicenses(c, refIds);
     if (licenses) out['licenses'] = licenses;
     if (c.cpe) out['cpe'] = c.cpe;
     if (c.purl) out['purl'] = c.purl;
@@ -131,10 +143,11 @@ function creationTime(epoch: number | undefined): string {
 
 /** An SPDX 2.3 JSON document; namespace derived from content, `created` fixed (SOURCE_DATE_EPOCH or 1980). */
 export function spdxDocument(components: readonly SbomComponent[], opts: SbomOptions): Record<string, unknown> {
+  const refIds = licenseRefs(components);
   const extracted = new Map<string, string>();
   const packages = sortedComponents(components).map((c) => {
     const ls = classified(c);
-    for (const l of ls) if (l.kind === 'unknown') extracted.set(licenseRefFor(l.text), l.text);
+    for (const l of ls) if (l.kind === 'unknown') extracted.set(refIds.get(l.text) as string, l.text);
     const pkg: Record<string, unknown> = {
       SPDXID: spdxId('Package', componentKey(c)),
       name: c.name,
@@ -146,7 +159,7 @@ export function spdxDocument(components: readonly SbomComponent[], opts: SbomOpt
     const checksums = HASH_ORDER.filter((a) => c.hashes?.[a]).map((a) => ({ algorithm: SPDX_ALG[a], checksumValue: c.hashes?.[a] }));
     if (checksums.length) pkg['checksums'] = checksums;
     pkg['licenseConcluded'] = 'NOASSERTION';
-    pkg['licenseDeclared'] = ls.length ? spdxExpression(ls) : 'NOASSERTION';
+    pkg['licenseDeclared'] = ls.length ? spdxExpression(ls, refIds) : 'NOASSERTION';
     pkg['copyrightText'] = 'NOASSERTION';
     const refs: unknown[] = [];
     if (c.cpe) refs.push({ referenceCategory: 'SECURITY', referenceType: 'cpe23Type', referenceLocator: c.cpe });

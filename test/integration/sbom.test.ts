@@ -125,7 +125,10 @@ describe.skipIf(!requireTools('apt-get', 'dpkg-deb', 'docker-registry', 'skopeo'
     for (const c of listed) expect(spdxPkgs.some((p) => p.name === c.name && p.versionInfo === c.version), `${c.name} in SPDX`).toBe(true);
     // Licenses as the buildpack declared them: text that is not SPDX kept (its LicenseRef resolved), never guessed.
     const odd = bom.components.find((c: CdxComponent) => c.name === 'odd' || c.name === '@scope/odd');
-    expect(odd.licenses).toEqual([{ license: { name: 'SEE LICENSE IN LICENSE.md' } }, { license: { name: 'MIT OR Apache-2.0' } }]);
+    expect(odd.licenses).toEqual([
+      { license: { name: 'SEE LICENSE IN LICENSE.md', text: { contentType: 'text/plain', content: 'SEE LICENSE IN LICENSE.md' } } },
+      { license: { name: 'MIT OR Apache-2.0' } },
+    ]);
     const oddSpdx = spdx.packages.find((p: { name: string }) => p.name === '@scope/odd');
     const ref = /^(LicenseRef-[A-Za-z0-9.-]+) AND \(MIT OR Apache-2.0\)$/.exec(oddSpdx.licenseDeclared)?.[1];
     expect(spdx.hasExtractedLicensingInfos.find((e: { licenseId: string }) => e.licenseId === ref)?.extractedText).toBe('SEE LICENSE IN LICENSE.md');
