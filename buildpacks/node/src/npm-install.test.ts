@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildScripts, dependencyKey } from './npm-install.js';
+import { buildScripts, dependencyKey, localTarballs } from './npm-install.js';
 import { readProject } from './project.js';
 
 const dirs: string[] = [];
@@ -60,5 +60,16 @@ describe('the environment npm runs with', () => {
       npm_config_nodedir: '/layers/lading_nodejs/node-headers',
     });
     expect(npmEnv(ctx as never, runtime as never, '/c')).not.toHaveProperty('npm_config_nodedir');
+  });
+});
+
+describe('local tarball dependencies', () => {
+  it('are found in package.json and the lockfile, relative to the project, once each', () => {
+    const lock = JSON.stringify({ packages: { '': {}, 'node_modules/a': { resolved: 'file:vendor/a-1.0.0.tgz' }, 'node_modules/b': { resolved: 'https://r.test/b/-/b-1.0.0.tgz' } } });
+    expect(localTarballs({ dependencies: { a: 'file:vendor/a-1.0.0.tgz', c: 'file:./c.tar.gz', d: 'file:../sibling', e: '^1.0.0' } }, lock, '/w/package-lock.json')).toEqual(['c.tar.gz', 'vendor/a-1.0.0.tgz']);
+  });
+
+  it('outside the project directory are refused, naming the file', () => {
+    expect(() => localTarballs({ dependencies: { a: 'file:../a-1.0.0.tgz' } }, undefined, '/w/package.json')).toThrow('/w/package.json: the local tarball "file:../a-1.0.0.tgz" is outside the project directory');
   });
 });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { cp, lstat, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, isAbsolute, join, normalize, sep } from 'node:path';
 import { BuildpackError, contributeLayer, nodeArch, type BuildContext, type Layer, type LayerContribution, type LayerTypes, type TomlTable } from '../../lib/index.js';
 import { runCommand } from './command.js';
 import { installedPackages, lockfileComponents } from './package-sbom.js';
@@ -52,19 +52,53 @@ export function npmEnv(ctx: BuildContext, runtime: NodeRuntime, cacheDir: string
   };
 }
 
+/**
+ * Local tarball dependencies (`file:vendor/x-1.0.0.tgz`) of package.json and the lockfile, as paths relative
+ * to the project. npm installs them like registry packages (copied, install scripts run), so they are staged
+ * with package.json; the lockfile's integrity of each keeps the modules layer keyed to their contents.
+ */
+export function localTarballs(pkg: Record<string, unknown>, lockText: string | undefined, file: string): string[] {
+  const specs: string[] = [];
+  for (const f of ['dependencies', 'devDependencies', 'optionalDependencies']) {
+    const deps = pkg[f];
+    if (deps && typeof deps === 'object') specs.push(...Object.values(deps as Record<string, unknown>).filter((v): v is string => typeof v === 'string'));
+  }
+  if (lockText !== undefined) {
+    const lock = JSON.parse(lockText) as { packages?: Record<string, { resolved?: unknown }> };
+    for (const e of Object.values(lock.packages ?? {})) if (typeof e.resolved === 'string') specs.push(e.resolved);
+  }
+  const out = new Set<string>();
+  for (const spec of specs) {
+    const m = /^file:(.+\.(?:tgz|tar\.gz|tar))$/.exec(spec);
+    if (!m) continue;
+    const rel = normalize(m[1]!);
+    if (isAbsolute(rel) || rel === '..' || rel.startsWith(`..${sep}`)) throw new BuildpackError('CONFIG', `${file}: the local tarball "${spec}" is outside the project directory`);
+    out.add(rel);
+  }
+  return [...out].sort();
+}
+
 /** Copies the files npm needs into `dir`, with the root package's own lifecycle scripts removed (they need the app's sources). */
-async function stageProject(project: NodeProject, dir: string, members: readonly string[]): Promise<void> {
+async function stageProject(project: NodeProject, dir: string, members: readonly string[]): Promise<string[]> {
   await stageMembers(project.dir, dir, members);
-  const pkg = JSON.parse(await readFile(join(project.dir, 'package.json'), 'utf8')) as Record<string, unknown>;
+  const pkgFile = join(project.dir, 'package.json');
+  const pkg = JSON.parse(await readFile(pkgFile, 'utf8')) as Record<string, unknown>;
+  const tarballs = localTarballs(pkg, project.npmLockfile ? await readFile(project.npmLockfile, 'utf8') : undefined, project.npmLockfile ?? pkgFile);
   delete pkg['scripts'];
   await writeFile(join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
   if (project.npmLockfile) await cp(project.npmLockfile, join(dir, basename(project.npmLockfile)));
   await cp(join(project.dir, '.npmrc'), join(dir, '.npmrc')).catch(() => undefined);
+  for (const t of tarballs) {
+    await cp(join(project.dir, t), join(dir, t)).catch((err: Error) => {
+      throw new BuildpackError('CONFIG', `${pkgFile}: the local tarball dependency ${join(project.dir, t)} cannot be read: ${err.message}`, { cause: err });
+    });
+  }
+  return tarballs;
 }
 
 /** Removes the staged files; workspace links are pointed at the members in the app; members with their own node_modules are recorded. */
-async function unstageProject(project: NodeProject, dir: string, members: readonly string[]): Promise<void> {
-  for (const f of ['package.json', 'package-lock.json', 'npm-shrinkwrap.json', '.npmrc']) await rm(join(dir, f), { force: true });
+async function unstageProject(project: NodeProject, dir: string, members: readonly string[], staged: readonly string[] = []): Promise<void> {
+  for (const f of ['package.json', 'package-lock.json', 'npm-shrinkwrap.json', '.npmrc', ...staged]) await rm(join(dir, f), { force: true });
   if (members.length === 0) return;
   await unstageMembers(dir, members);
   await relinkMembers(dir, project.dir);
@@ -130,11 +164,11 @@ export async function npmInstall(ctx: BuildContext, app: NodeProject, runtime: N
   const install = async (l: Layer, omitDev: boolean) => {
     if (!installed && needsHeaders) env = npmEnv(ctx, runtime, cache.path, await contributeHeaders(ctx, runtime));
     installed = true;
-    await stageProject(project, l.path, members);
+    const staged = await stageProject(project, l.path, members);
     const args = [command, omitDev ? '--omit=dev' : '--include=dev', '--no-audit', '--no-fund'];
     ctx.logger.info(`  Running npm ${args.join(' ')} for ${inputs}`);
     await runCommand(`npm ${command} for ${inputs}`, npm(args), { cwd: l.path, env });
-    await unstageProject(project, l.path, members);
+    await unstageProject(project, l.path, members, staged);
   };
   const contribute = (name: string, types: LayerTypes, expected: TomlTable, fill: (l: Layer) => Promise<void>) =>
     contributeDependencies(ctx, !!project.npmLockfile, name, { types, expected, build: async (l) => {
@@ -163,10 +197,10 @@ export async function npmInstall(ctx: BuildContext, app: NodeProject, runtime: N
     for (const m of ['', ...(await membersWithModules(full.path, members))]) {
       await cp(join(full.path, m, 'node_modules'), join(l.path, m, 'node_modules'), { recursive: true, verbatimSymlinks: true });
     }
-    await stageProject(project, l.path, members);
+    const staged = await stageProject(project, l.path, members);
     ctx.logger.info('  Pruning dev dependencies (npm prune --omit=dev)');
     await runCommand(`npm prune --omit=dev for ${inputs}`, npm(['prune', '--omit=dev', '--no-audit', '--no-fund']), { cwd: l.path, env });
-    await unstageProject(project, l.path, members);
+    await unstageProject(project, l.path, members, staged);
   });
   await writeModulesSbom(layer);
   await linkLayer(project, layer, ctx.logger);

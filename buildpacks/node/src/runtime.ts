@@ -109,7 +109,8 @@ export async function contributeHeaders(ctx: BuildContext, runtime: NodeRuntime)
     types: { build: true, cache: true },
     expected: { package: runtime.package, version: runtime.version, checksum: d.checksum },
     build: async (l) => {
-      const tmp = await mkdtemp(join(tmpdir(), 'lading-node-headers-'));
+      // Unpacked inside the layer: /tmp may be another filesystem, and a rename cannot cross one.
+      const tmp = join(l.path, '.unpack');
       try {
         const node = await runtime.source.fetch(runtime.package, runtime.version, join(tmp, 'download'));
         await extractTarGz(node.path, join(tmp, 'package'), { stripComponents: 1 });
