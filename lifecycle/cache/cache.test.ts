@@ -111,6 +111,39 @@ describe('platform.md "Caching": directory cache (--cache-dir)', () => {
     expect(await restoreAll(cache, await trees.create())).toEqual({ a: 'one' });
   });
 
+  it('keeps an unpacked copy a build left untouched, moves it back on restore, and discards an altered one', async () => {
+    const dir = await trees.create();
+    const a = await layerOf('a', 'one');
+    const b = await layerOf('b', 'two');
+    const cache = new DirCache(dir);
+    await cache.write(metadataFor({ a, b }), byDiffId(a, b));
+    const unpacked = await trees.create();
+    await restoreAll(cache, unpacked);
+    expect(await cache.takeTree(a.diffId, join(unpacked, 'elsewhere'))).toBe(false); // none kept yet
+    expect(await cache.keepTree(a.diffId, join(unpacked, 'a'))).toBe(true);
+    expect(await cache.keepTree(b.diffId, join(unpacked, 'b'))).toBe(true);
+    expect(await readdir(unpacked)).toEqual([]);
+
+    const into = await trees.create();
+    const warnings: string[] = [];
+    const next = new DirCache(dir, { onWarning: (w) => warnings.push(w) });
+    expect(await next.takeTree(a.diffId, join(into, 'a'))).toBe(true);
+    expect(await readFile(join(into, 'a', 'file.txt'), 'utf8')).toBe('one');
+    expect(await next.takeTree(a.diffId, join(into, 'again'))).toBe(false); // moved out: the next one unpacks the blob
+
+    // altered while kept: discarded with a warning, the blob is still there to unpack
+    await writeFile(join(dir, 'trees', hexOf(b.diffId), 'file.txt'), 'TWO');
+    expect(await next.takeTree(b.diffId, join(into, 'b'))).toBe(false);
+    expect(warnings.join()).toMatch(/altered/);
+    expect(await readdir(join(dir, 'trees'))).toEqual([]);
+    expect(await restoreAll(next, await trees.create())).toEqual({ a: 'one', b: 'two' });
+
+    // a commit that drops an entry drops its unpacked copy
+    expect(await next.keepTree(a.diffId, join(into, 'a'))).toBe(true);
+    await next.write(metadataFor({ b }), new Map());
+    expect(await readdir(join(dir, 'trees'))).toEqual([]);
+  });
+
   it('corrupt metadata is ignored with a warning', async () => {
     const dir = await trees.create({ 'metadata.json': '{"buildpacks":' });
     const warnings: string[] = [];

@@ -22,6 +22,17 @@ export interface LayerCache {
    * cache (those are kept without copying or uploading). Atomic: readers see the old or the new cache.
    */
   write(metadata: CacheMetadata, layers: ReadonlyMap<Digest, Layer>, signal?: AbortSignal): Promise<CacheWriteResult>;
+  /**
+   * Optional, for caches on this machine: moves an intact unpacked copy of the entry `diffId` to `dest` (its
+   * parent exists, on the same filesystem) and returns true; false when there is none to move (then unpack
+   * `open()`'s tar). A copy found altered since it was kept is discarded.
+   */
+  takeTree?(diffId: Digest, dest: string): Promise<boolean>;
+  /**
+   * Optional: adopts `dir`, which holds exactly what the committed entry `diffId` unpacks to, as that entry's
+   * unpacked copy for the next restore (moving it; `dir` is gone afterwards unless this returns false).
+   */
+  keepTree?(diffId: Digest, dir: string): Promise<boolean>;
 }
 
 export interface CacheWriteResult {

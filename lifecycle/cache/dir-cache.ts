@@ -8,10 +8,12 @@ import { LadingError, NotFoundError, hexOf, type Digest, type Layer } from '../.
 import { withFileLock } from '../../registry/layout/index.js';
 import { parseCacheMetadata, serializeCacheMetadata, type CacheMetadata } from '../platform/index.js';
 import { cachedDiffIds, withDiffIdCheck, type CacheOptions, type CacheWriteResult, type LayerCache } from './cache.js';
+import { treeState } from './restored-trees.js';
 
 const METADATA_FILE = 'metadata.json';
 const BLOBS_DIR = 'blobs';
 const STAGING_DIR = 'staging';
+const TREES_DIR = 'trees';
 const LOCK_FILE = 'cache.lock';
 /** A staging dir this old belongs to a writer that crashed; the next commit removes it. */
 const STALE_STAGING_MS = 60 * 60 * 1000;
@@ -28,6 +30,11 @@ export interface DirCacheOptions extends CacheOptions {
  * `blobs/`, replaces `metadata.json` by rename and removes unreferenced blobs. Readers never see a partial
  * generation; a writer that crashes leaves only a staging dir, which a later commit removes. Blobs are
  * verified against their diffID as they are read, so a damaged one is detected, never half-trusted.
+ *
+ * `trees/<hex>/` is an unpacked copy of a blob that a build left untouched (`keepTree`), with
+ * `trees/<hex>.state`, its `treeState` when kept. A restore moves it into the layers dir (`takeTree`, one
+ * rename instead of unpacking) only while that state still holds; else the blob is unpacked as usual. A commit
+ * removes the copies of blobs it drops.
  */
 export class DirCache implements LayerCache {
   readonly location: string;
@@ -68,6 +75,50 @@ export class DirCache implements LayerCache {
     const stream = withDiffIdCheck(createReadStream(path), diffId, `${this.location}: cached layer ${diffId}`);
     stream.on('error', () => this.#damaged.add(diffId));
     return stream;
+  }
+
+  private tree(diffId: Digest): string {
+    return join(this.dir, TREES_DIR, hexOf(diffId));
+  }
+
+  async takeTree(diffId: Digest, dest: string): Promise<boolean> {
+    const tree = this.tree(diffId);
+    const recorded = await readFile(`${tree}.state`, 'utf8').catch(() => undefined);
+    if (recorded === undefined) return false;
+    const state = await treeState(tree).catch(() => undefined);
+    if (state !== recorded.trim()) {
+      if (state !== undefined) this.options.onWarning?.(`${this.location}: the unpacked copy of ${diffId} was altered; unpacking the blob instead`);
+      await rm(tree, { recursive: true, force: true });
+      await rm(`${tree}.state`, { force: true });
+      return false;
+    }
+    await rm(dest, { recursive: true, force: true });
+    try {
+      await rename(tree, dest);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'EXDEV' || code === 'EPERM' || code === 'EACCES') return false; // taken by another build, or another filesystem
+      throw err;
+    }
+    await rm(`${tree}.state`, { force: true });
+    return true;
+  }
+
+  async keepTree(diffId: Digest, dir: string): Promise<boolean> {
+    const tree = this.tree(diffId);
+    await mkdir(join(this.dir, TREES_DIR), { recursive: true });
+    try {
+      await rename(dir, tree);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'EXDEV' || code === 'EPERM' || code === 'EACCES') return false; // one is kept already, or another filesystem
+      throw err;
+    }
+    const state = await treeState(tree);
+    const tmp = `${tree}.state.${randomBytes(6).toString('hex')}`;
+    await writeFile(tmp, `${state}\n`);
+    await rename(tmp, `${tree}.state`);
+    return true;
   }
 
   async write(metadata: CacheMetadata, layers: ReadonlyMap<Digest, Layer>, signal?: AbortSignal): Promise<CacheWriteResult> {
@@ -113,6 +164,9 @@ export class DirCache implements LayerCache {
     const keep = new Set(staged);
     for (const name of await readdir(join(this.dir, BLOBS_DIR))) {
       if (!keep.has(name)) await rm(join(this.dir, BLOBS_DIR, name), { force: true });
+    }
+    for (const name of await readdir(join(this.dir, TREES_DIR)).catch(() => [] as string[])) {
+      if (!keep.has(`${name.replace(/\..*$/, '')}.tar`)) await rm(join(this.dir, TREES_DIR, name), { recursive: true, force: true });
     }
     await removeStaleStaging(join(this.dir, STAGING_DIR));
   }

@@ -5,8 +5,8 @@ import type { Digest } from '../../registry/oci/index.js';
 
 /**
  * What a directory tree looks like on disk, as a hash of every entry's relative path, type, mode, size,
- * inode, mtime and ctime (nanoseconds; the root included). Any write, truncation, chmod, rename, added or
- * removed entry changes it: the kernel updates ctime on every change to an inode and a user cannot set it
+ * inode, mtime and ctime (nanoseconds; the root's ctime excepted). Any write, truncation, chmod, rename, added
+ * or removed entry changes it: the kernel updates ctime on every change to an inode and a user cannot set it
  * back, and a replaced file has a new inode. Reading contents is not needed, so it costs one lstat per entry.
  * `undefined` when the tree does not exist.
  */
@@ -20,7 +20,8 @@ export async function treeState(dir: string): Promise<string | undefined> {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw err;
     }
-    hash.update(`${rel}\0${st.mode}\0${st.size}\0${st.dev}:${st.ino}\0${st.mtimeNs}\0${st.ctimeNs}\n`);
+    // The root's ctime is left out: moving the tree (a rename) sets it, nothing else is learnt from it.
+    hash.update(`${rel}\0${st.mode}\0${st.size}\0${st.dev}:${st.ino}\0${st.mtimeNs}\0${rel === '' ? '' : st.ctimeNs}\n`);
     if (st.isDirectory()) {
       const names = (await readdir(path)).sort();
       for (const name of names) await visit(join(path, name), rel === '' ? name : `${rel}/${name}`);

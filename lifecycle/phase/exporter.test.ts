@@ -41,7 +41,7 @@ async function buildFixture(options: { withRuntimeDir?: boolean; appText?: strin
     'layers/example_node/runtime/env.launch/worker/MODE.override': 'background',
     'layers/example_node/deps/node_modules/x/index.js': 'module.exports = 1',
     'layers/example_node/tools/cached.txt': 'tool',
-    'layers/sbom/launch/example_node/runtime/sbom.cdx.json': '{"bomFormat":"CycloneDX"}',
+    'layers/sbom/launch/example_node/runtime/sbom.cdx.json': '{"bomFormat":"CycloneDX","specVersion":"1.5","version":1}',
   });
   await chmod(join(root, 'layers/example_node/runtime/bin/node'), 0o755);
   const dir = (n: string) => join(root, 'layers/example_node', n);

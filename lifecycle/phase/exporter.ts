@@ -371,5 +371,17 @@ async function writeCache(
     }
     if (Object.keys(entry.layers).length > 0) buildpacks.push(entry);
   }
-  return await cache.write({ buildpacks }, layers, input.signal);
+  const result = await cache.write({ buildpacks }, layers, input.signal);
+  // Directories the build left exactly as restored become the cache's unpacked copies for the next restore.
+  if (cache.keepTree) {
+    const kept = planned.filter((p) => p.owner && !p.spec && p.owner.layer.hasDir && p.owner.layer.types.cache);
+    const trees = [
+      ...kept.map((p) => [p.reuse!.diffId, p.owner!.layer.dir] as const),
+      ...[...unchanged].map(([key, diffId]) => [diffId, input.build.buildpacks.flatMap((b) => b.layers.filter((l) => `${b.id}\0${l.name}` === key))[0]!.dir] as const),
+    ];
+    for (const [diffId, dir] of trees) {
+      await cache.keepTree(diffId, dir).catch((err: Error) => input.onWarning?.(`${cache.location}: not keeping ${dir} unpacked: ${err.message}`));
+    }
+  }
+  return result;
 }

@@ -66,7 +66,9 @@ export async function restore(input: RestoreInput): Promise<RestoreResult> {
           const imagePath = posix.join(input.layersMount ?? DEFAULT_LAYERS_MOUNT, escapeBuildpackId(id), plan.name);
           const dir = join(bpDir, plan.name);
           try {
-            await extractLayerTar(await input.cache!.open(plan.entry.sha as Digest), imagePath.slice(1), dir);
+            // an unpacked copy the cache kept is moved in (one rename); else the tar is unpacked
+            const moved = (await input.cache!.takeTree?.(plan.entry.sha as Digest, dir).catch(() => false)) ?? false;
+            if (!moved) await extractLayerTar(await input.cache!.open(plan.entry.sha as Digest), imagePath.slice(1), dir);
             const state = await treeState(dir);
             if (state) noteRestoredTree(input.cache!, dir, { diffId: plan.entry.sha as Digest, imagePath, state });
           } catch (err) {
