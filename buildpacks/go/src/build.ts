@@ -46,7 +46,7 @@ export async function build(ctx: BuildContext): Promise<BuildResult> {
   const fallback = typeof ctx.buildpack.metadata['default-version'] === 'string' ? ctx.buildpack.metadata['default-version'] : '1.x';
   const request = goVersionRequest(ctx.config('BP_GO_VERSION'), mod, fallback);
   const catalog = goCatalog(ctx.buildpack.metadata, { uri: ctx.config('BP_GO_DIST_URI'), sha256: ctx.config('BP_GO_DIST_SHA256'), version: ctx.config('BP_GO_VERSION') });
-  const toolchain = await resolveToolchain(request, { kind: ctx.config('BP_GO_TOOLCHAIN'), catalog, env: ctx.env });
+  const toolchain = await resolveToolchain(request, { kind: ctx.config('BP_GO_TOOLCHAIN'), catalog, env: ctx.env, layers: ctx.layers });
   log.info(`Go ${toolchain.version} from ${toolchain.source} (${request.source}: ${request.constraint})`);
   await toolchain.fetch(ctx.layers, log);
 

@@ -43,6 +43,8 @@ export interface ToolchainOptions {
   kind?: string | undefined;
   catalog: CatalogEntry[];
   env: Readonly<Record<string, string | undefined>>;
+  /** Where the apt source keeps apt-cache's answers between builds (AptSource.cached); none: ask apt each time. */
+  layers?: Layers;
 }
 
 const HINT =
@@ -85,20 +87,11 @@ export async function resolveToolchain(request: VersionRequest, opts: ToolchainO
   }
 }
 
-async function aptPackages(env: ToolchainOptions['env']): Promise<string[]> {
-  const r = await execa('apt-cache', ['pkgnames', 'golang-'], { env: { ...env, LC_ALL: 'C' }, extendEnv: false, reject: false });
-  if (r.failed && (r as { code?: string }).code === 'ENOENT') throw new BuildpackError('DEPENDENCY_FETCH', 'apt-cache is not installed: the apt toolchain source needs apt (Debian/Ubuntu)');
-  return String(r.stdout ?? '')
-    .split('\n')
-    .map((s) => s.trim())
-    .filter((s) => /^golang-\d+\.\d+-go$/.test(s))
-    .sort();
-}
-
 async function aptToolchain(request: VersionRequest, opts: ToolchainOptions): Promise<GoToolchain> {
-  const apt = new AptSource({ env: opts.env });
+  // apt's answers are kept in a cache layer while apt's lists are unchanged: a rebuild asks apt-cache nothing
+  const apt = opts.layers ? await AptSource.cached(opts.layers, { env: opts.env }) : new AptSource({ env: opts.env });
   const byVersion = new Map<string, string>();
-  for (const pkg of await aptPackages(opts.env)) {
+  for (const pkg of await apt.packageNames('golang-', /^golang-\d+\.\d+-go$/)) {
     for (const v of await apt.versions(pkg).catch((): string[] => [])) byVersion.set(v, pkg);
   }
   const debVersion = resolveVersion('go (Debian golang-<minor>-go)', [...byVersion.keys()], request, { semverOf: debianSemver });

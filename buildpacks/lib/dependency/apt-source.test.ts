@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,5 +82,33 @@ describe('AptSource with the machine’s apt (network)', () => {
     expect(got.source).toBe('apt');
     expect(await readdir(dir)).toEqual([got.path.slice(dir.length + 1)]);
     await expect(apt.describe('busybox-static', '0.0.0-no-such')).rejects.toThrow(/apt-cache show busybox-static=0.0.0-no-such failed|no record with a SHA256/);
+  });
+
+  it('with a memo, answers again without apt-cache while apt\'s lists and configuration are unchanged', async (ctx) => {
+    ready(ctx);
+    const memo = {};
+    const first = new AptSource({ memo });
+    const names = await first.packageNames('busybox', /^busybox-static$/);
+    expect(names).toEqual(['busybox-static']);
+    expect(await first.versions('busybox-static')).toEqual(versions);
+    const described = await first.describe('busybox-static', versions[0] as string);
+    expect(Object.keys(memo).sort()).toEqual(['answers', 'state']);
+
+    // apt-config and dpkg work, apt-cache fails: only the memo can answer
+    const bin = await mkdtemp(join(tmpdir(), 'lading-apt-bin-'));
+    tmp.push(bin);
+    for (const tool of ['apt-config', 'dpkg']) await symlink(execFileSync('sh', ['-c', `command -v ${tool}`]).toString().trim(), join(bin, tool));
+    await writeFile(join(bin, 'apt-cache'), '#!/bin/sh\necho "apt-cache must not run" >&2\nexit 1\n');
+    await chmod(join(bin, 'apt-cache'), 0o755);
+    const env = { ...process.env, PATH: bin };
+    const again = new AptSource({ memo, env });
+    expect(await again.versions('busybox-static')).toEqual(versions);
+    expect(await again.packageNames('busybox', /^busybox-static$/)).toEqual(names);
+    expect(await again.describe('busybox-static', versions[0] as string)).toEqual(described);
+
+    // another apt state (as after apt-get update): the memo is dropped and apt-cache asked
+    (memo as Record<string, unknown>)['state'] = 'an older apt state';
+    await expect(new AptSource({ memo, env }).versions('busybox-static')).rejects.toThrow(/apt-cache must not run/);
+    expect((memo as Record<string, unknown>)['answers']).toEqual({});
   });
 });

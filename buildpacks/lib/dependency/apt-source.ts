@@ -1,8 +1,11 @@
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import semver from 'semver';
 import { BuildpackError } from '../errors.js';
+import type { Layers } from '../layer.js';
+import type { TomlTable } from '../toml-file.js';
 import { verifyFile } from './integrity.js';
 import type { DependencyDescription, DependencySource, FetchedDependency } from './source.js';
 
@@ -12,7 +15,15 @@ export interface AptSourceOptions {
   /** For purls: distro id and version (default from /etc/os-release). */
   distro?: { id: string; versionId?: string };
   env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Where apt's answers are kept between builds (see `AptSource.cached`): a table this source fills and reads
+   * back while apt's package lists and configuration are unchanged, instead of running apt-cache again.
+   */
+  memo?: TomlTable;
 }
+
+/** The cache layer `AptSource.cached` keeps apt's answers in (as `[metadata]`, the directory stays empty). */
+export const APT_MEMO_LAYER = 'apt-index';
 
 /** One `apt-cache show` record. */
 export type AptRecord = Record<string, string>;
@@ -80,6 +91,82 @@ export class AptSource implements DependencySource {
     }
   }
 
+  /** apt-cache's answer to `key`, from the memo while apt's state is the one it was recorded under. */
+  async #memoized<T>(key: string, compute: () => Promise<T>): Promise<T> {
+    const memo = this.#opts.memo;
+    if (!memo) return compute();
+    const state = await this.#aptState();
+    if (memo['state'] !== state || typeof memo['answers'] !== 'object' || memo['answers'] === null || Array.isArray(memo['answers'])) {
+      for (const k of Object.keys(memo)) delete memo[k];
+      memo['state'] = state;
+      memo['answers'] = {};
+    }
+    const answers = memo['answers'] as TomlTable;
+    const known = answers[key];
+    if (typeof known === 'string') {
+      try {
+        return JSON.parse(known) as T;
+      } catch {
+        // a damaged entry: ask apt again
+      }
+    }
+    const value = await compute();
+    answers[key] = JSON.stringify(value);
+    return value;
+  }
+
+  #state: Promise<string> | undefined;
+
+  /**
+   * What apt-cache's answers depend on, cheaply: the architecture, apt's directories (apt-config), and the
+   * name, size and mtime of every package list and of every file of apt's configuration tree. \`apt-get
+   * update\`, a new source, pin or configuration file changes it.
+   */
+  #aptState(): Promise<string> {
+    this.#state ??= (async () => {
+      const hash = createHash('sha256');
+      const dirs = await this.#run('apt-config', ['shell', 'LISTS', 'Dir::State::Lists/d', 'ETC', 'Dir::Etc/d', 'PKGCACHE', 'Dir::Cache::pkgcache/f', 'STATUS', 'Dir::State::status/f']);
+      hash.update(`${await this.#architecture()}\n${dirs}\n${(this.#opts.env ?? process.env)['APT_CONFIG'] ?? ''}\n`);
+      const value = (name: string) => new RegExp(`^${name}='([^']*)'`, 'm').exec(dirs)?.[1];
+      const describeTree = async (path: string, depth: number): Promise<void> => {
+        const st = await stat(path).catch(() => undefined);
+        hash.update(`${path}\0${st ? `${st.mode}:${st.size}:${st.mtimeMs}` : '-'}\n`);
+        if (!st?.isDirectory() || depth === 0) return;
+        for (const name of (await readdir(path)).sort()) await describeTree(join(path, name), depth - 1);
+      };
+      const lists = value('LISTS');
+      const etc = value('ETC');
+      if (lists) await describeTree(lists, 1);
+      if (etc) await describeTree(etc, 3);
+      const config = (this.#opts.env ?? process.env)['APT_CONFIG'];
+      if (config) await describeTree(config, 0);
+      return hash.digest('hex');
+    })();
+    return this.#state;
+  }
+
+  /**
+   * An AptSource whose apt-cache answers are kept in the cache layer \`apt-index\` of \`layers\` (cache=true,
+   * an empty directory, the answers in its metadata): a rebuild on an unchanged apt state resolves versions
+   * and checksums without running apt-cache (which re-reads all package lists each time, ~0.5 s a call).
+   */
+  static async cached(layers: Layers, opts: Omit<AptSourceOptions, 'memo'> = {}): Promise<AptSource> {
+    const layer = await layers.layer(APT_MEMO_LAYER, { cache: true });
+    await mkdir(layer.path, { recursive: true });
+    return new AptSource({ ...opts, memo: layer.metadata });
+  }
+
+  /** Package names starting with \`prefix\` (\`apt-cache pkgnames\`) that match \`pattern\`, sorted. */
+  async packageNames(prefix: string, pattern: RegExp): Promise<string[]> {
+    return this.#memoized(`pkgnames ${prefix} ${pattern.source}`, async () =>
+      (await this.#run('apt-cache', ['pkgnames', prefix]))
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => pattern.test(l))
+        .sort(),
+    );
+  }
+
   async #architecture(): Promise<string> {
     this.#arch ??= (await this.#run('dpkg', ['--print-architecture'])).trim();
     return this.#arch;
@@ -98,7 +185,7 @@ export class AptSource implements DependencySource {
 
   async versions(name: string): Promise<string[]> {
     const arch = await this.#architecture();
-    const out = await this.#run('apt-cache', ['madison', name]);
+    const out = await this.#memoized(`madison ${name}`, () => this.#run('apt-cache', ['madison', name]));
     const versions = out
       .split('\n')
       .map((l) => l.split('|').map((s) => s.trim()))
@@ -112,8 +199,12 @@ export class AptSource implements DependencySource {
 
   async #record(name: string, version: string): Promise<AptRecord> {
     const arch = await this.#architecture();
-    const records = parseAptRecords(await this.#run('apt-cache', ['show', `${name}=${version}`]));
-    const rec = records.find((r) => r['Version'] === version && (r['Architecture'] === arch || r['Architecture'] === 'all') && r['SHA256']);
+    const rec = await this.#memoized(`show ${name}=${version}`, async () => {
+      const records = parseAptRecords(await this.#run('apt-cache', ['show', `${name}=${version}`]));
+      const found = records.find((r) => r['Version'] === version && (r['Architecture'] === arch || r['Architecture'] === 'all') && r['SHA256']);
+      // only what describe() uses is kept
+      return found ? { Package: found['Package'], Version: found['Version'], Architecture: found['Architecture'], SHA256: found['SHA256'] } as AptRecord : null;
+    });
     if (!rec) throw new BuildpackError('DEPENDENCY_UNRESOLVED', `apt has no record with a SHA256 for ${name}=${version} (${arch})`);
     return rec;
   }
