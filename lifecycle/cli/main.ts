@@ -22,6 +22,8 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandFactory>>> = {
   verify: async () => (await import('./commands/verify.js')).verifyCommand,
   keygen: async () => (await import('./commands/keygen.js')).keygenCommand,
   stack: async () => (await import('./commands/stack.js')).stackCommand,
+  builder: async () => (await import('./commands/builder.js')).builderCommand,
+  buildpack: async () => (await import('./commands/buildpack-package.js')).buildpackCommand,
 };
 
 /** Runs the CLI; returns the exit code (documented in docs/exit-codes.md). */

@@ -13,3 +13,4 @@ export * from './commands.js';
 export * from './isolation.js';
 export * from './probe.js';
 export * from './run.js';
+export * from './sandbox.js';

@@ -55,10 +55,27 @@ describe("builder.toml (pack's format)", () => {
     expect(() => parseBuilderConfig(text, '/b/builder.toml', '/b')).toThrow(message);
   });
 
-  it('refuses buildpack images and archives it cannot read yet (UNSUPPORTED)', () => {
-    expect(() => parseBuilderConfig('[[buildpacks]]\nuri = "docker://example/bp"\n', '/b/builder.toml', '/b')).toThrow(/only buildpack directories/);
-    expect(() => parseBuilderConfig('[[buildpacks]]\nuri = "bp.tgz"\n', '/b/builder.toml', '/b')).toThrow(/archives are not supported/);
-    expect(() => parseBuilderConfig('[[buildpacks]]\nimage = "example/bp"\n', '/b/builder.toml', '/b')).toThrow(/buildpack images are not supported/);
+  it('reads buildpackages: .cnb files, image = and docker:// / oci: uris; tarballs and other schemes are UNSUPPORTED', () => {
+    const c = parseBuilderConfig('[[buildpacks]]\nuri = "bp.cnb"\n[[buildpacks]]\nuri = "docker://example/bp:1"\n[[buildpacks]]\nimage = "example/bp:2"\n[[buildpacks]]\nuri = "oci:/x/layout:bp"\n', '/b/builder.toml', '/b');
+    expect(c.buildpacks).toEqual([
+      { key: 'buildpacks[0]', archive: '/b/bp.cnb' },
+      { key: 'buildpacks[1]', image: 'docker://example/bp:1' },
+      { key: 'buildpacks[2]', image: 'example/bp:2' },
+      { key: 'buildpacks[3]', image: 'oci:/x/layout:bp' },
+    ]);
+    expect(() => parseBuilderConfig('[[buildpacks]]\nuri = "https://example/bp"\n', '/b/builder.toml', '/b')).toThrow(/no https: URIs/);
+    expect(() => parseBuilderConfig('[[buildpacks]]\nuri = "bp.tgz"\n', '/b/builder.toml', '/b')).toThrow(/tarballs are not supported/);
+    expect(() => parseBuilderConfig('[[buildpacks]]\nuri = "a"\nimage = "b"\n', '/b/builder.toml', '/b')).toThrow(/buildpacks\[0\] has both a uri and an image/);
+  });
+
+  it('reads system buildpacks ([[system.pre.buildpacks]], [[system.post.buildpacks]])', () => {
+    const c = parseBuilderConfig('[[system.pre.buildpacks]]\nid = "a/pre"\nversion = "1.0.0"\n[[system.post.buildpacks]]\nid = "a/post"\noptional = true\n', '/b/builder.toml', '/b');
+    expect(c.system).toEqual({ pre: [{ id: 'a/pre', version: '1.0.0', optional: false }], post: [{ id: 'a/post', optional: true }] });
+  });
+
+  it('a builder directory with a buildpackage entry is UNSUPPORTED for -B DIR, pointing to lading builder create', async () => {
+    const dir = await trees.create({ 'builder.toml': '[[buildpacks]]\nuri = "bp.cnb"\n' });
+    await expect(loadBuilderCatalog(await readBuilderConfig(dir))).rejects.toThrow(/lading builder create/);
   });
 
   it('names the entry whose uri does not exist, and an order entry no buildpack provides', async () => {

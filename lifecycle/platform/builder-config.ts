@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { LadingError } from '../../registry/oci/index.js';
 import {
   loadBuildpackCatalog, parseOrder, parseToml, readTextFile, tomlFields,
-  type BuildpackCatalog, type EnvAction, type EnvFile, type Order, type TomlFields,
+  type BuildpackCatalog, type EnvAction, type EnvFile, type GroupEntry, type Order, type TomlFields,
 } from '../buildpack/index.js';
 
 /** builder.toml is the operator's input; its problems are CONTENT_INVALID naming the file and key (or line). */
@@ -21,13 +21,26 @@ export interface BuilderRunImage {
   flavor?: RunImageFlavor;
 }
 
-/** A `[[buildpacks]]` entry: a directory (from `uri`), or an id/version some directory must provide. */
+/**
+ * A `[[buildpacks]]` entry: a directory (from `uri`), a buildpackage (a `.cnb` file from `uri`, or an image from
+ * `image` / a `docker://` or `oci:` uri), or an id/version some other entry must provide.
+ */
 export interface BuilderBuildpack {
   /** The dotted key in the file, for messages (`buildpacks[2]`). */
   key: string;
   dir?: string;
+  /** A `.cnb` file (an OCI layout tar). */
+  archive?: string;
+  /** A buildpackage image reference as lading reads it (registry, local store name, `oci:DIR[:TAG]`). */
+  image?: string;
   id?: string;
   version?: string;
+}
+
+/** `[[system.pre.buildpacks]]` / `[[system.post.buildpacks]]` (platform.md `system.toml`). */
+export interface BuilderSystem {
+  pre: GroupEntry[];
+  post: GroupEntry[];
 }
 
 /** A builder directory's builder.toml in pack's format (only what a host-mode build uses). */
@@ -44,6 +57,8 @@ export interface BuilderConfig {
   buildImage?: string;
   /** `[[build.env]]` as operator (build-config) env files: no suffix means `default`. */
   buildEnv: EnvFile[];
+  /** System buildpacks merged into every group (absent ids only). */
+  system: BuilderSystem;
 }
 
 const SUFFIXES: readonly EnvAction[] = ['default', 'override', 'append', 'prepend'];
@@ -69,7 +84,16 @@ export function parseBuilderConfig(text: string, file: string, dir: string): Bui
     runImages: run,
     ...(buildImage ? { buildImage } : {}),
     buildEnv: build.tables('env').flatMap((t) => buildEnvFiles(t)),
+    system: { pre: systemEntries(root, 'pre'), post: systemEntries(root, 'post') },
   };
+}
+
+function systemEntries(root: TomlFields, which: 'pre' | 'post'): GroupEntry[] {
+  return root.table_('system').table_(which).tables('buildpacks').map((t) => ({
+    id: t.string('id'),
+    ...(t.optionalString('version') ? { version: t.optionalString('version')! } : {}),
+    optional: t.boolean('optional'),
+  }));
 }
 
 function runImage(t: TomlFields): BuilderRunImage {
@@ -82,26 +106,28 @@ function builderBuildpack(t: TomlFields, dir: string): BuilderBuildpack {
   const uri = t.optionalString('uri');
   const id = t.optionalString('id');
   const version = t.optionalString('version');
-  if (t.has('image')) {
-    throw new LadingError('UNSUPPORTED', `${t.file}: ${t.key('image')}: buildpack images are not supported yet; use a uri to a buildpack directory`);
-  }
+  const image = t.optionalString('image');
   const out: BuilderBuildpack = { key: t.where, ...(id ? { id } : {}), ...(version ? { version } : {}) };
-  if (uri) out.dir = uriToDir(uri, t, dir);
-  else if (!id) t.fail(`${t.where} needs a uri (a buildpack directory) or an id`);
+  if (image !== undefined && uri !== undefined) t.fail(`${t.where} has both a uri and an image; give one`);
+  if (image !== undefined) out.image = image;
+  else if (uri) Object.assign(out, uriSource(uri, t, dir));
+  else if (!id) t.fail(`${t.where} needs a uri (a buildpack directory or .cnb file), an image, or an id`);
   return out;
 }
 
-/** A `uri` to a local directory: a path (relative to the builder dir) or `file://`. */
-function uriToDir(uri: string, t: TomlFields, dir: string): string {
-  if (uri.startsWith('file://')) return fileURLToPath(uri);
-  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(uri)?.[1];
+/** A `uri`: a directory or `.cnb` file (a path relative to the builder dir, or `file://`), or a `docker://` / `oci:` image. */
+function uriSource(uri: string, t: TomlFields, dir: string): Pick<BuilderBuildpack, 'dir' | 'archive' | 'image'> {
+  if (uri.startsWith('docker://') || uri.startsWith('oci:')) return { image: uri };
+  const path = uri.startsWith('file://') ? fileURLToPath(uri) : uri;
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(path)?.[1];
   if (scheme && scheme.length > 1) {
-    throw new LadingError('UNSUPPORTED', `${t.file}: ${t.key('uri')} "${uri}": only buildpack directories are supported (no ${scheme}: URIs yet)`);
+    throw new LadingError('UNSUPPORTED', `${t.file}: ${t.key('uri')} "${uri}": use a directory, a .cnb file, docker://REF or oci:DIR[:TAG] (no ${scheme}: URIs)`);
   }
-  if (/\.(tgz|tar|tar\.gz|cnb)$/.test(uri)) {
-    throw new LadingError('UNSUPPORTED', `${t.file}: ${t.key('uri')} "${uri}": buildpack archives are not supported yet; point to the buildpack directory`);
+  if (/\.(tgz|tar|tar\.gz)$/.test(path)) {
+    throw new LadingError('UNSUPPORTED', `${t.file}: ${t.key('uri')} "${uri}": buildpack tarballs are not supported; point to the buildpack directory or a .cnb buildpackage`);
   }
-  return isAbsolute(uri) ? uri : resolve(dir, uri);
+  const full = isAbsolute(path) ? path : resolve(dir, path);
+  return path.endsWith('.cnb') ? { archive: full } : { dir: full };
 }
 
 function buildEnvFiles(t: TomlFields): EnvFile[] {
@@ -140,6 +166,9 @@ export async function readBuilderConfig(path: string): Promise<BuilderConfig> {
  */
 export async function loadBuilderCatalog(config: BuilderConfig, extraDirs: readonly string[] = []): Promise<BuildpackCatalog> {
   for (const b of config.buildpacks) {
+    if (b.archive || b.image) {
+      throw new LadingError('UNSUPPORTED', `${config.file}: ${b.key}: a buildpackage (${b.archive ?? b.image}) in a builder directory: make a builder image with \`lading builder create\` and build with -B IMAGE`);
+    }
     if (b.dir && !(await stat(b.dir).then(() => true, () => false))) {
       throw new LadingError('NOT_FOUND', `${config.file}: ${b.key}.uri: buildpack directory ${b.dir} does not exist`);
     }

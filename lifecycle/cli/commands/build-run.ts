@@ -19,6 +19,13 @@ import { humanSize, shortDigest, type Output } from '../output.js';
 import { globalOpenOptions, type CommandContext } from '../context.js';
 import type { BuildArgs } from './build.js';
 import { attachImageSbom } from './sbom-attach.js';
+import { selectBuilder } from './builder-select.js';
+
+function pick<T extends object, K extends keyof T>(o: T, ...keys: K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
+  return out;
+}
 
 
 /** `lading build`: resolves the flags into the creator's input, runs it, prints the result. */
@@ -32,7 +39,11 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
   if (args['cache-dir'] && args['cache-image']) throw new LadingError('USAGE', 'use --cache-dir or --cache-image, not both');
   const dest = destination(args);
   const project = await readProjectDescriptor(appDir);
-  const builder = args.builder ? await readBuilderConfig(resolve(args.builder)) : undefined;
+  // -B: a builder directory or image; an untrusted image runs its buildpacks sandboxed (builder-select.ts).
+  const selected = args.builder ? await selectBuilder({ builder: args.builder, ...pick(args, 'isolation', 'trust-builder', 'network') }, options, env, out) : undefined;
+  if (!selected && (args.isolation === 'sandbox' || args.network === 'none')) throw new LadingError('USAGE', `--${args.isolation === 'sandbox' ? 'isolation sandbox' : 'network none'} needs -B with a builder whose build image the buildpacks run in`);
+  if (selected?.isolation && (args.workspace !== undefined || args['layers-dir'] !== undefined)) throw new LadingError('USAGE', '--workspace/--layers-dir build without a namespace; a sandboxed build always has one');
+  const builder = selected?.config;
   // Without -B: the default builder (stacks/bookworm/builder.toml) gives the buildpacks when none are named, and its stack the run images.
   const defaultBuilder = builder ? undefined : await readBuilderConfig(defaultBuilderDir());
   const named = (args.buildpack ?? []).length > 0 || (project?.group ?? []).length > 0;
@@ -50,7 +61,7 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
   const onSigint = () => controller.abort();
   // Once: a second Ctrl-C gets Node's default handling and ends lading at once.
   process.once('SIGINT', onSigint);
-  const closers: ContentSource[] = [];
+  const closers: { close(): Promise<void> }[] = selected ? [selected] : [];
   try {
     const runImage = async (r: { image: string; mirrors: string[] }) => {
       const source = await openSource(parseReference(r.image), options);
@@ -63,7 +74,7 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
     if (previous) closers.push(previous);
     const cache = await openCache(args, options, out);
     const sink = await openSink(dest, options);
-    if (builder?.buildImage) out.debug(`builder ${builder.file}: build image ${builder.buildImage} recorded; buildpacks run on this machine`);
+    if (builder?.buildImage && !selected?.isolation) out.debug(`builder ${builder.file}: build image ${builder.buildImage} recorded; buildpacks run on this machine`);
     const input: CreateInput = {
       appDir,
       ...(project ? { project } : {}),
@@ -82,6 +93,7 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
       runPackagesCacheDir: join(storeHome({ env }), 'cache', 'run-packages'),
       ...(builder ? { buildConfigEnv: builder.buildEnv } : {}),
       hostEnv: env,
+      ...(selected?.isolation ? { isolation: selected.isolation } : {}),
       ...(args.workspace !== undefined ? { workspace: resolve(args.workspace) } : {}),
       ...(args['layers-dir'] !== undefined ? { layersDir: resolve(args['layers-dir']) } : {}),
       created,

@@ -27,6 +27,9 @@ export interface BuildArgs extends GlobalArgs {
   provenance?: boolean;
   'passphrase-env'?: string;
   'builder-id'?: string;
+  isolation?: string;
+  'trust-builder'?: boolean;
+  network?: string;
 }
 
 /** Signing flags fail before the build, not after it (docs/signing.md). */
@@ -45,7 +48,10 @@ export function buildCommand(ctx: CommandContext) {
       y.positional('image', { type: 'string', demandOption: true, describe: 'where the image goes: a local store name, a registry reference (--publish), oci:DIR[:TAG], docker-archive:FILE[:NAME]' })
         .option('path', { alias: 'p', type: 'string', describe: 'the app directory (default: the current directory)' })
         .option('buildpack', { alias: 'b', type: 'string', array: true, describe: 'a buildpack directory, or id[@version] of a buildpack the builder has (repeatable)' })
-        .option('builder', { alias: 'B', type: 'string', describe: 'a builder directory with a builder.toml (pack\'s format)' })
+        .option('builder', { alias: 'B', type: 'string', describe: 'a builder: a directory with a builder.toml (pack\'s format), or a builder image (registry, local store, oci:DIR[:TAG])' })
+        .option('isolation', { type: 'string', choices: ['host', 'sandbox'], describe: 'host: buildpacks run on this machine; sandbox: inside the builder\'s build image as its user (default: host for trusted builders, sandbox otherwise; docs/builders.md)' })
+        .option('trust-builder', { type: 'boolean', default: false, describe: 'trust the builder image: host mode allowed (untrusted builders always run sandboxed)' })
+        .option('network', { type: 'string', choices: ['default', 'none'], describe: 'sandboxed builds: none cuts buildpacks off every network, loopback included' })
         .option('run-image', { type: 'string', describe: 'the run image: a registry reference, a local store name or oci:DIR[:TAG]' })
         .option('publish', { type: 'boolean', default: false, describe: 'push the image to its registry instead of the local store' })
         .option('env', { alias: 'e', type: 'string', array: true, describe: 'build-time variable K=V, or K to take it from this environment (repeatable)' })
