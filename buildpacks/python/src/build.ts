@@ -1,0 +1,27 @@
+import { readFile } from 'node:fs/promises';
+import { type BuildContext, type BuildResult } from '../../lib/index.js';
+import { contributeInterpreter, contributePip } from './interpreter.js';
+import { installPackages } from './pip-install.js';
+import { readProject } from './project.js';
+import { startProcesses } from './start-command.js';
+import { pythonVersionRequest } from './version.js';
+
+const readText = (f: string) => readFile(f, 'utf8').catch((): undefined => undefined);
+
+export async function build(ctx: BuildContext): Promise<BuildResult> {
+  const project = await readProject(ctx.appDir);
+  const fallback = typeof ctx.buildpack.metadata['default-version'] === 'string' ? ctx.buildpack.metadata['default-version'] : '3.x';
+  const request = pythonVersionRequest(project, ctx.config('BP_CPYTHON_VERSION'), fallback);
+  const { interpreter, installed } = await contributeInterpreter(ctx, request);
+  const pip = await contributePip(ctx, interpreter, installed);
+  const packages = await installPackages(ctx, project, interpreter, pip);
+  if (packages.layer && !packages.installed) ctx.logger.info('Requirements, project sources, interpreter and pip configuration unchanged: pip did not run');
+  await ctx.layers.writeSbom('build', pip.components);
+  const processes = await startProcesses(
+    project,
+    { python: interpreter.python, scripts: packages.scripts, distributions: packages.distributions },
+    ctx.config('BP_PYTHON_START'),
+    readText,
+  );
+  return { processes, labels: [{ key: 'io.lading.run-image', value: 'base' }] };
+}
