@@ -45,6 +45,24 @@ describe('buildpack.md: Security Considerations — the filtered host env', () =
     for (const k of ['CNB_REGISTRY_AUTH', 'DOCKER_CONFIG', 'REGISTRY_AUTH_FILE', 'AWS_SECRET_ACCESS_KEY']) expect(env).not.toHaveProperty(k);
   });
 
+  it("keeps the user's pip configuration (index, find-links, TLS, config file locations) and no other PIP_ setting", () => {
+    const pip = {
+      PIP_INDEX_URL: 'https://user:token@index.example/simple',
+      PIP_EXTRA_INDEX_URL: 'https://extra.example/simple',
+      PIP_FIND_LINKS: '/srv/wheels',
+      PIP_NO_INDEX: '1',
+      PIP_TRUSTED_HOST: 'index.example',
+      PIP_CERT: '/etc/ssl/corp.pem',
+      PIP_CONFIG_FILE: '/etc/corp/pip.conf',
+      XDG_CONFIG_HOME: '/home/dev/.cfg',
+      PIP_REQUIRE_VIRTUALENV: 'true',
+    };
+    const env = filterHostEnv({ HOME: '/home/dev', ...pip });
+    const { PIP_REQUIRE_VIRTUALENV: _dropped, ...kept } = pip;
+    expect(env).toMatchObject(kept);
+    expect(env).not.toHaveProperty('PIP_REQUIRE_VIRTUALENV');
+  });
+
   it('locates the npmrc files the way npm does', () => {
     expect(npmConfigFiles({ HOME: '/h' }, '/opt/node/bin/node')).toEqual({ userconfig: '/h/.npmrc', globalconfig: '/opt/node/etc/npmrc' });
     expect(npmConfigFiles({ HOME: '/h', npm_config_prefix: '/p' })).toEqual({ userconfig: '/h/.npmrc', globalconfig: '/p/etc/npmrc' });

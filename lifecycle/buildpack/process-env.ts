@@ -24,6 +24,24 @@ const HOST_ENV_ALLOWED: ReadonlySet<string> = new Set([
   'SSL_CERT_DIR',
 ]);
 
+/**
+ * The user's pip configuration (design.md §7), for buildpacks that run pip: index and find-links settings, TLS
+ * settings, an explicit config file, and the XDG locations pip reads its user and site pip.conf from (HOME is
+ * kept above, so ~/.config/pip/pip.conf and ~/.pip/pip.conf are found as well; /etc/pip.conf is on the host).
+ */
+const PIP_CONFIG_ALLOWED: ReadonlySet<string> = new Set([
+  'PIP_INDEX_URL',
+  'PIP_EXTRA_INDEX_URL',
+  'PIP_FIND_LINKS',
+  'PIP_NO_INDEX',
+  'PIP_TRUSTED_HOST',
+  'PIP_CERT',
+  'PIP_CLIENT_CERT',
+  'PIP_CONFIG_FILE',
+  'XDG_CONFIG_HOME',
+  'XDG_CONFIG_DIRS',
+]);
+
 /** npm reads its configuration from `npm_config_*` variables in any case. */
 const NPM_CONFIG_RE = /^npm_config_/i;
 
@@ -44,7 +62,7 @@ export function filterHostEnv(host: Readonly<Record<string, string | undefined>>
   const env: Env = {};
   for (const [k, v] of Object.entries(host)) {
     if (v === undefined) continue;
-    if (HOST_ENV_ALLOWED.has(k) || NPM_CONFIG_RE.test(k)) env[k] = v;
+    if (HOST_ENV_ALLOWED.has(k) || NPM_CONFIG_RE.test(k) || PIP_CONFIG_ALLOWED.has(k)) env[k] = v;
   }
   if (opts.nodeOnPath && opts.execPath) {
     const bin = dirname(opts.execPath);
