@@ -87,6 +87,29 @@ describe.skipIf(!requireTools('umoci', 'runc', 'apt-get', 'dpkg-deb'))('Node.js 
     expect(again.json<{ digest: string }>().digest).toBe(r.json<{ digest: string }>().digest);
   });
 
+  it('a pnpm workspace: BP_NODE_PROJECT_PATH picks the member, the root pnpm-lock.yaml installs, the member links to its sibling; reused when unchanged', async () => {
+    const o = out();
+    const app = copyFixture('node-pnpm-workspace', join(tmp, 'pnpm-workspace'));
+    const sboms = join(tmp, 'pnpm-workspace-sboms');
+    const r = await build(app, o, ['-e', 'BP_NODE_PROJECT_PATH=packages/web', '--sbom-output-dir', sboms]);
+    const log = r.stdout + r.stderr;
+    expect(r.code, log).toBe(0);
+    expect(log).toMatch(/requested "22" by \.nvmrc/);
+    expect(log).toContain('pnpm 10.34.8 (requested "10.34.8" by package.json packageManager)');
+    expect(log).toContain('Installing the pnpm workspace at /workspace (members: packages/lib, packages/web)');
+    expect(log).toContain('Running pnpm install --frozen-lockfile --prod');
+    const { answer } = await fetchAnswer(o);
+    expect(answer).toMatchObject({ app: 'node-pnpm-workspace', message: 'hello web from @demo/lib (is-number says true)', debug: true, nodeEnv: 'production', uid: 1000, cwd: '/workspace/packages/web', devDependencyPresent: false });
+    expect(String(answer['node'])).toMatch(/^v22\./);
+    const cdx = readdirSync(sboms, { recursive: true }).map(String).find((f) => f.includes('lading_nodejs') && f.includes('modules') && f.endsWith('sbom.cdx.json'));
+    const bom = JSON.parse(readFileSync(join(sboms, cdx!), 'utf8')) as { components: { purl: string }[] };
+    expect(bom.components.map((c) => c.purl).sort()).toEqual(['pkg:npm/debug@4.4.3', 'pkg:npm/is-number@7.0.0', 'pkg:npm/ms@2.1.3']);
+    const again = await build(copyFixture('node-pnpm-workspace', join(tmp, 'pnpm-workspace-again')), o, ['-e', 'BP_NODE_PROJECT_PATH=packages/web']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout + again.stderr).not.toContain('Running pnpm');
+    expect(again.json<{ digest: string }>().digest).toBe(r.json<{ digest: string }>().digest);
+  });
+
   it('a native addon (C, node-gyp) is compiled at install time against the selected Node\'s headers, not the host\'s, and runs', async () => {
     const o = out();
     const app = copyFixture('node-native', join(tmp, 'native'));

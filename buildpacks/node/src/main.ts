@@ -59,9 +59,10 @@ export interface BuildOptions {
 
 export async function buildWith(ctx: BuildContext, opts: BuildOptions = {}): Promise<BuildResult> {
   const project = await readProject(projectDir(ctx.appDir, ctx.config('BP_NODE_PROJECT_PATH')));
-  const pm = packageManager(project);
-  const source = opts.source ?? (await NpmSource.fromUserConfig({ env: ctx.env, projectDir: project.dir }));
   const { root, members } = await installRoot(ctx.appDir, project);
+  // A workspace member follows its workspace root's package manager.
+  const pm = packageManager(root);
+  const source = opts.source ?? (await NpmSource.fromUserConfig({ env: ctx.env, projectDir: project.dir }));
   // A workspace member without its own version files follows the workspace root's.
   const request = [project, root].map((p) => nodeVersionRequest(p, ctx.config('BP_NODE_VERSION'))).find((r) => !r.source.startsWith('buildpack default'));
   const runtime = await contributeRuntime(ctx, source, request ?? nodeVersionRequest(project, undefined), npmVersionRequest(ctx.config('BP_NPM_VERSION'), pm.name === 'npm' ? pm.version : undefined));
@@ -71,7 +72,8 @@ export async function buildWith(ctx: BuildContext, opts: BuildOptions = {}): Pro
       ctx.config('BP_PNPM_VERSION') !== undefined ? { constraint: ctx.config('BP_PNPM_VERSION')!, source: 'BP_PNPM_VERSION' } : undefined,
       pm.version !== undefined ? { constraint: pm.version, source: 'package.json packageManager' } : undefined,
     ]) ?? { constraint: DEFAULT_PNPM_VERSION, source: 'buildpack default' };
-    const r = await pnpmInstall(ctx, project, runtime, source, request);
+    if (root !== project) ctx.logger.info(`Installing the pnpm workspace at ${root.dir} (members: ${members.join(', ')})`);
+    const r = await pnpmInstall(ctx, project, runtime, source, request, root, members);
     if (!r.installed) ctx.logger.info('Dependencies unchanged: pnpm did not run');
   } else if (pkg && pm.name === 'yarn') {
     const lockText = project.hasYarnLock ? await readFile(join(project.dir, 'yarn.lock'), 'utf8') : undefined;

@@ -134,7 +134,7 @@ export async function linkNodeModules(dir: string, target: string, logger: Build
 }
 
 /** Links the root's node_modules and each workspace member's own node_modules (recorded in the layer's metadata). */
-async function linkLayer(root: NodeProject, layer: Layer, logger: BuildContext['logger']): Promise<void> {
+export async function linkLayer(root: NodeProject, layer: Layer, logger: BuildContext['logger']): Promise<void> {
   await linkNodeModules(root.dir, join(layer.path, 'node_modules'), logger);
   const members = layer.metadata['member-modules'];
   for (const m of Array.isArray(members) ? members : []) if (typeof m === 'string') await linkNodeModules(join(root.dir, m), join(layer.path, m, 'node_modules'), logger);

@@ -3,7 +3,8 @@ import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { contributeLayer, extractTarGz, resolveVersion, type BuildContext, type DependencySource, type Layer, type LayerTypes, type TomlTable, type VersionRequest } from '../../lib/index.js';
 import { runCommand } from './command.js';
-import { buildScripts, contributeDependencies, linkNodeModules, npmEnv, runBuildScripts, type NpmInstallResult } from './npm-install.js';
+import { buildScripts, contributeDependencies, linkLayer, npmEnv, runBuildScripts, type NpmInstallResult } from './npm-install.js';
+import { membersWithModules, relinkMembers, stageMembers, unstageMembers } from './workspaces.js';
 import { parsePnpmLock, pnpmComponents } from './pnpm-lock.js';
 import type { NodeProject } from './project.js';
 import type { NodeRuntime } from './runtime.js';
@@ -57,18 +58,22 @@ async function installedLicenses(nodeModules: string): Promise<Record<string, st
  * build scripts, everything in `build-modules` first, then `modules` installed again with `--prod --offline`
  * from the store (a cache layer). Packages are copied from the store, never hard-linked across layers.
  */
-export async function pnpmInstall(ctx: BuildContext, project: NodeProject, runtime: NodeRuntime, source: DependencySource, request: VersionRequest): Promise<NpmInstallResult> {
-  const pkgFile = join(project.dir, 'package.json');
-  const lockFile = join(project.dir, 'pnpm-lock.yaml');
-  const scripts = buildScripts(project.packageJson!.scripts, ctx.config('BP_NODE_RUN_SCRIPTS'), pkgFile);
+export async function pnpmInstall(ctx: BuildContext, project: NodeProject, runtime: NodeRuntime, source: DependencySource, request: VersionRequest, root: NodeProject = project, members: readonly string[] = []): Promise<NpmInstallResult> {
+  const pkgFile = join(root.dir, 'package.json');
+  const lockFile = join(root.dir, 'pnpm-lock.yaml');
+  const scripts = buildScripts(project.packageJson!.scripts, ctx.config('BP_NODE_RUN_SCRIPTS'), join(project.dir, 'package.json'));
   const pnpm = await contributePnpm(ctx, source, request);
   const store = await ctx.layers.layer('pnpm-store', { cache: true });
   await mkdir(store.path, { recursive: true });
   const env = { ...npmEnv(ctx, runtime, join(store.path, 'npm-cache')), CI: 'true' };
   const pkg = JSON.parse(await readFile(pkgFile, 'utf8')) as Record<string, unknown>;
-  const lockText = project.hasPnpmLock ? await readFile(lockFile, 'utf8') : undefined;
-  const key = createHash('sha256').update(JSON.stringify(['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies', 'pnpm'].map((f) => pkg[f] ?? null))).update('\0').update(lockText ?? 'no lockfile').update('\0').update(await readFile(join(project.dir, '.npmrc')).catch(() => '')).digest('hex');
+  const lockText = root.hasPnpmLock ? await readFile(lockFile, 'utf8') : undefined;
+  const workspaceFile = await readFile(join(root.dir, 'pnpm-workspace.yaml'), 'utf8').catch(() => undefined);
+  const fields = (p: Record<string, unknown>) => ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies', 'pnpm'].map((f) => p[f] ?? null);
+  const memberFields = await Promise.all(members.map(async (m) => [m, fields(JSON.parse(await readFile(join(root.dir, m, 'package.json'), 'utf8')) as Record<string, unknown>)]));
+  const key = createHash('sha256').update(JSON.stringify([fields(pkg), memberFields])).update('\0').update(lockText ?? 'no lockfile').update('\0').update(await readFile(join(root.dir, '.npmrc')).catch(() => '')).update('\0').update(workspaceFile ?? '').digest('hex');
   const base: TomlTable = { 'dependencies-sha256': key, 'node-version': runtime.version, 'pnpm-version': pnpm.version };
+  const inputs = lockText !== undefined ? `${pkgFile} and ${lockFile}` : pkgFile;
   let installed = false;
   const install = async (l: Layer, prod: boolean, offline: boolean) => {
     installed = true;
@@ -76,13 +81,19 @@ export async function pnpmInstall(ctx: BuildContext, project: NodeProject, runti
     delete staged['scripts'];
     await writeFile(join(l.path, 'package.json'), JSON.stringify(staged, null, 2));
     if (lockText !== undefined) await writeFile(join(l.path, 'pnpm-lock.yaml'), lockText);
-    await cp(join(project.dir, '.npmrc'), join(l.path, '.npmrc')).catch(() => undefined);
+    if (workspaceFile !== undefined) await writeFile(join(l.path, 'pnpm-workspace.yaml'), workspaceFile);
+    await cp(join(root.dir, '.npmrc'), join(l.path, '.npmrc')).catch(() => undefined);
+    await stageMembers(root.dir, l.path, members);
     const args = ['install', lockText !== undefined ? '--frozen-lockfile' : '--no-frozen-lockfile', ...(prod ? ['--prod'] : []), ...(offline ? ['--offline'] : []), '--store-dir', store.path, '--package-import-method', 'copy', '--config.confirmModulesPurge=false'];
-    ctx.logger.info(`  Running pnpm ${args.slice(0, offline ? 4 : 3).join(' ')} for ${lockText !== undefined ? `${pkgFile} and ${lockFile}` : pkgFile}`);
-    await runCommand(`pnpm install for ${lockText !== undefined ? `${pkgFile} and ${lockFile}` : pkgFile}`, [runtime.node, pnpm.cli, ...args], { cwd: l.path, env });
-    for (const f of ['package.json', 'pnpm-lock.yaml', '.npmrc']) await rm(join(l.path, f), { force: true });
+    ctx.logger.info(`  Running pnpm ${args.slice(0, offline ? 4 : 3).join(' ')} for ${inputs}`);
+    await runCommand(`pnpm install for ${inputs}`, [runtime.node, pnpm.cli, ...args], { cwd: l.path, env });
+    for (const f of ['package.json', 'pnpm-lock.yaml', 'pnpm-workspace.yaml', '.npmrc']) await rm(join(l.path, f), { force: true });
+    await unstageMembers(l.path, members);
     // Holds timestamps and the store path; only pnpm's next install in place would read it.
     await rm(join(l.path, 'node_modules', '.modules.yaml'), { force: true });
+    // Members link their siblings relative to the layer; point those links at the members in the app.
+    for (const m of members) await relinkMembers(l.path, root.dir, join(l.path, m, 'node_modules'));
+    l.metadata['member-modules'] = await membersWithModules(l.path, members);
     l.metadata['licenses'] = await installedLicenses(join(l.path, 'node_modules'));
   };
   const contribute = (name: string, types: LayerTypes, expected: TomlTable, build: (l: Layer) => Promise<void>) =>
@@ -94,11 +105,11 @@ export async function pnpmInstall(ctx: BuildContext, project: NodeProject, runti
 
   if (scripts.length > 0) {
     const full = await contribute('build-modules', { build: true, cache: true }, { ...base, prod: false }, (l) => install(l, false, false));
-    await linkNodeModules(project.dir, join(full.path, 'node_modules'), ctx.logger);
+    await linkLayer(root, full, ctx.logger);
     await runBuildScripts(ctx, project, runtime, scripts, env);
   }
   const layer = await contribute('modules', { launch: true }, { ...base, prod: true }, (l) => install(l, true, scripts.length > 0 && lockText !== undefined));
   await sbom(layer);
-  await linkNodeModules(project.dir, join(layer.path, 'node_modules'), ctx.logger);
+  await linkLayer(root, layer, ctx.logger);
   return { installed, scripts };
 }

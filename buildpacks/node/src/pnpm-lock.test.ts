@@ -36,3 +36,14 @@ describe('pnpm-lock.yaml (v9)', () => {
     expect(() => parsePnpmLock("lockfileVersion: '9.0'\n- oops\n", 'pnpm-lock.yaml')).toThrow('pnpm-lock.yaml line 2: cannot read "- oops"');
   });
 });
+
+describe('pnpm-lock.yaml of a workspace', () => {
+  const file = join(resolve(import.meta.dirname, '../../..'), 'test/fixtures/apps/node-pnpm-workspace/pnpm-lock.yaml');
+  const lock = parsePnpmLock(readFileSync(file, 'utf8'), file);
+
+  it('reads every importer; the production closure covers all members and leaves out links and dev dependencies', () => {
+    expect(Object.keys(lock.importers).sort()).toEqual(['.', 'packages/lib', 'packages/web']);
+    expect(lock.importers['packages/web']!.dependencies).toEqual({ '@demo/lib': 'link:../lib', debug: '4.4.3' });
+    expect(pnpmComponents(lock, true).map((c) => c.purl).sort()).toEqual(['pkg:npm/debug@4.4.3', 'pkg:npm/is-number@7.0.0', 'pkg:npm/ms@2.1.3']);
+  });
+});

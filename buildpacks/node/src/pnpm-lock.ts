@@ -2,9 +2,13 @@ import { BuildpackError, npmPurl, type SbomComponent } from '../../lib/index.js'
 import { sriHex } from './runtime.js';
 
 /** What this buildpack reads from a pnpm-lock.yaml (lockfile v9): root dependencies, integrity, the graph. */
+type ImporterDeps = Record<'dependencies' | 'devDependencies' | 'optionalDependencies', Record<string, string>>;
+
 export interface PnpmLock {
   /** Root importer dependencies by group: name → version (peer suffix kept). */
-  importer: Record<'dependencies' | 'devDependencies' | 'optionalDependencies', Record<string, string>>;
+  importer: ImporterDeps;
+  /** Every importer (`.` and each workspace member's path) by its key. */
+  importers: Record<string, ImporterDeps>;
   /** `name@version` → integrity. */
   integrity: Record<string, string>;
   /** Snapshot key (`name@version(peers)`) → its dependencies as snapshot keys. */
@@ -20,7 +24,9 @@ const withoutPeers = (key: string) => key.replace(/\(.*$/, '');
  * level), which is all this reader accepts; anything else is reported with the file and line.
  */
 export function parsePnpmLock(text: string, file: string): PnpmLock {
-  const lock: PnpmLock = { importer: { dependencies: {}, devDependencies: {}, optionalDependencies: {} }, integrity: {}, graph: {} };
+  const empty = (): ImporterDeps => ({ dependencies: {}, devDependencies: {}, optionalDependencies: {} });
+  const lock: PnpmLock = { importer: empty(), importers: {}, integrity: {}, graph: {} };
+  lock.importers['.'] = lock.importer;
   if (!/^lockfileVersion: '?(9|[1-9]\d)\./m.test(text)) throw new BuildpackError('CONFIG', `${file}: only pnpm lockfile version 9 (pnpm 9 and later) is supported`);
   let section = '';
   let key = '';
@@ -38,15 +44,16 @@ export function parsePnpmLock(text: string, file: string): PnpmLock {
       key = k;
       group = '';
       if (section === 'snapshots') lock.graph[key] = [];
+      if (section === 'importers' && !lock.importers[key]) lock.importers[key] = empty();
     } else if (indent === 4) {
       group = k;
       if (section === 'packages' && k === 'resolution' && value) {
         const integrity = /integrity:\s*([^,}\s]+)/.exec(value)?.[1];
         if (integrity) lock.integrity[key] = integrity;
       }
-    } else if (section === 'importers' && key === '.' && indent === 6) depName = k;
-    else if (section === 'importers' && key === '.' && indent === 8 && k === 'version' && value && group in lock.importer) {
-      lock.importer[group as keyof PnpmLock['importer']][depName] = unquote(value);
+    } else if (section === 'importers' && indent === 6) depName = k;
+    else if (section === 'importers' && indent === 8 && k === 'version' && value && group in lock.importer) {
+      lock.importers[key]![group as keyof ImporterDeps][depName] = unquote(value);
     } else if (section === 'snapshots' && indent === 6 && value && (group === 'dependencies' || group === 'optionalDependencies')) {
       lock.graph[key]!.push(`${k}@${unquote(value)}`);
     }
@@ -61,13 +68,14 @@ function splitKey(key: string): [string, string] {
 }
 
 /**
- * The packages pnpm installs for the root project: the closure of its dependencies (and dev dependencies
- * unless omitted) through the snapshot graph, each with a `pkg:npm` purl, version and integrity. `licenses`
- * maps `name@version` to the licence read from the installed package.json, when known.
+ * The packages pnpm installs for the root project and any workspace members: the closure of their
+ * dependencies (and dev dependencies unless omitted) through the snapshot graph, each with a `pkg:npm` purl,
+ * version and integrity. `licenses` maps `name@version` to the licence read from the installed package.json,
+ * when known. Workspace links (`link:`) are the members' own sources, not packages.
  */
 export function pnpmComponents(lock: PnpmLock, omitDev: boolean, licenses: Readonly<Record<string, string>> = {}): SbomComponent[] {
   const groups = omitDev ? (['dependencies', 'optionalDependencies'] as const) : (['dependencies', 'optionalDependencies', 'devDependencies'] as const);
-  const todo = groups.flatMap((g) => Object.entries(lock.importer[g]).map(([name, version]) => `${name}@${version}`)).filter((k) => !k.includes('@link:'));
+  const todo = Object.values(lock.importers).flatMap((imp) => groups.flatMap((g) => Object.entries(imp[g]).map(([name, version]) => `${name}@${version}`))).filter((k) => !k.includes('@link:'));
   const seen = new Set<string>();
   while (todo.length) {
     const k = todo.pop()!;

@@ -1,7 +1,8 @@
 import { lstat, mkdir, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
 import { BuildpackError } from '../../lib/index.js';
-import { readProject, type NodeProject } from './project.js';
+import { parsePnpmLock } from './pnpm-lock.js';
+import { isFile, readProject, type NodeProject } from './project.js';
 
 /** Member directories of an npm workspace, relative to its root, from the lockfile's `link: true` entries. */
 export function workspaceMembers(lockText: string, file: string): string[] {
@@ -23,13 +24,28 @@ export function workspaceMembers(lockText: string, file: string): string[] {
   return [...members].sort();
 }
 
+/** Members of a pnpm workspace (pnpm-workspace.yaml beside pnpm-lock.yaml): the lockfile's importers other than `.`. */
+export async function pnpmWorkspaceMembers(p: NodeProject): Promise<string[]> {
+  if (!p.hasPnpmLock || !(await isFile(join(p.dir, 'pnpm-workspace.yaml')))) return [];
+  const file = join(p.dir, 'pnpm-lock.yaml');
+  const members = Object.keys(parsePnpmLock(await readFile(file, 'utf8'), file).importers).filter((k) => k !== '.');
+  for (const m of members) {
+    const rel = normalize(m);
+    if (isAbsolute(rel) || rel === '..' || rel.startsWith(`..${sep}`) || rel.includes('node_modules')) throw new BuildpackError('CONFIG', `${file}: workspace importer "${m}" leaves the workspace root`);
+  }
+  return members.map((m) => normalize(m)).sort();
+}
+
 /**
- * The directory npm installs for: the project itself, or, for a member of an npm workspace chosen with
- * BP_NODE_PROJECT_PATH, the nearest workspace root (inside the app dir) whose lockfile links this member.
+ * The directory npm or pnpm installs for: the project itself, or, for a member of an npm workspace chosen with
+ * BP_NODE_PROJECT_PATH, the nearest workspace root (inside the app dir) whose lockfile links this member (npm's `link` entries, pnpm's importers).
  */
 export async function installRoot(appDir: string, project: NodeProject): Promise<{ root: NodeProject; members: string[] }> {
-  const membersOf = async (p: NodeProject) => (p.npmLockfile && p.packageJson?.workspaces !== undefined ? workspaceMembers(await readFile(p.npmLockfile, 'utf8'), p.npmLockfile) : []);
-  if (project.npmLockfile) return { root: project, members: await membersOf(project) };
+  const membersOf = async (p: NodeProject) => {
+    if (p.npmLockfile) return p.packageJson?.workspaces !== undefined ? workspaceMembers(await readFile(p.npmLockfile, 'utf8'), p.npmLockfile) : [];
+    return pnpmWorkspaceMembers(p);
+  };
+  if (project.npmLockfile || project.hasPnpmLock) return { root: project, members: await membersOf(project) };
   for (let dir = dirname(project.dir); dir.length >= appDir.length && relative(appDir, dir).split(sep)[0] !== '..'; dir = dirname(dir)) {
     const candidate = await readProject(dir);
     const members = await membersOf(candidate);
@@ -66,8 +82,7 @@ export async function membersWithModules(dir: string, members: readonly string[]
  * at the member in the app instead (absolute, as the image holds it), so `require('@demo/lib')` finds the
  * member's sources.
  */
-export async function relinkMembers(layerDir: string, projectRoot: string): Promise<void> {
-  const nodeModules = join(layerDir, 'node_modules');
+export async function relinkMembers(layerDir: string, projectRoot: string, nodeModules = join(layerDir, 'node_modules')): Promise<void> {
   const entries: string[] = [];
   for (const name of await readdir(nodeModules).catch((): string[] => [])) {
     if (name.startsWith('@')) for (const sub of await readdir(join(nodeModules, name)).catch((): string[] => [])) entries.push(join(name, sub));
