@@ -1,0 +1,101 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import {
+  AptSource,
+  BuildpackError,
+  debianSemver,
+  debianUpstreamVersion,
+  installDebs,
+  resolveVersion,
+  type DependencyDescription,
+  type Layer,
+  type Logger,
+  type ResolvedDeb,
+  type SbomComponent,
+  type TomlTable,
+  type VersionRequest,
+} from '../../lib/index.js';
+
+/** A JDK from Debian's OpenJDK packages (openjdk-<N>-jdk-headless + openjdk-<N>-jre-headless, same version). */
+export interface Jdk {
+  /** Feature release, e.g. 17. */
+  feature: number;
+  /** Debian's version, e.g. 17.0.21.1+2-1~deb12u1. */
+  debVersion: string;
+  /** OpenJDK's version, e.g. 17.0.21.1+2. */
+  version: string;
+  /** Reuse key: packages and apt's checksums. */
+  key: TomlTable;
+  /** The packages, for the build SBOM. */
+  components: SbomComponent[];
+  /** The JDK's purl and CPE, for the runtime derived from it. */
+  purl: string;
+  cpe: string;
+  /** Downloads (into `cacheDir`, verified) and extracts the JDK into `layer`; returns JAVA_HOME. */
+  install(layer: Layer, o: { cacheDir: string; logger: Logger }): Promise<string>;
+}
+
+const HINT =
+  'Set BP_JVM_VERSION (or .java-version, or maven.compiler.release in pom.xml) to one of these, or make another ' +
+  'version available to apt (an apt source that carries openjdk-<N>-jdk-headless) (docs/buildpacks/java.md).';
+
+/** Every `openjdk-<N>-jdk-headless` apt knows. */
+async function jdkPackages(env: Readonly<Record<string, string | undefined>>): Promise<string[]> {
+  const r = await execa('apt-cache', ['pkgnames', 'openjdk-'], { env: { ...env, LC_ALL: 'C' }, extendEnv: false, reject: false });
+  if ((r as { code?: string }).code === 'ENOENT') throw new BuildpackError('DEPENDENCY_FETCH', 'apt-cache is not installed: the JDK comes from Debian\'s OpenJDK packages through apt');
+  return String(r.stdout ?? '')
+    .split('\n')
+    .map((s) => s.trim())
+    .filter((s) => /^openjdk-\d+-jdk-headless$/.test(s))
+    .sort();
+}
+
+/** The newest JDK apt offers that satisfies the request; the error lists what apt has. */
+export async function resolveJdk(request: VersionRequest, env: Readonly<Record<string, string | undefined>>): Promise<Jdk> {
+  const apt = new AptSource({ env });
+  const byVersion = new Map<string, string>();
+  for (const pkg of await jdkPackages(env)) {
+    for (const v of await apt.versions(pkg).catch((): string[] => [])) byVersion.set(v, pkg);
+  }
+  let debVersion: string;
+  try {
+    debVersion = resolveVersion('Java (Debian openjdk-<N>-jdk-headless)', [...byVersion.keys()], request, { semverOf: debianSemver });
+  } catch (err) {
+    if (err instanceof BuildpackError && err.code === 'DEPENDENCY_UNRESOLVED') {
+      const all = [...byVersion.entries()].map(([v, p]) => `${p} ${v}`).sort();
+      throw new BuildpackError('DEPENDENCY_UNRESOLVED', `${err.message}. apt offers: ${all.join(', ') || 'no OpenJDK at all'}. ${HINT}`);
+    }
+    throw err;
+  }
+  const jdkPkg = byVersion.get(debVersion) as string;
+  const feature = Number(/^openjdk-(\d+)-/.exec(jdkPkg)?.[1]);
+  const jrePkg = `openjdk-${feature}-jre-headless`;
+  const [jdk, jre] = await Promise.all([apt.describe(jdkPkg, debVersion), apt.describe(jrePkg, debVersion)]);
+  const version = debianUpstreamVersion(debVersion);
+  const cpeVersion = version.replace(/\+.*$/, '');
+  const cpe = `cpe:2.3:a:oracle:openjdk:${cpeVersion}:*:*:*:*:*:*:*`;
+  const debs: ResolvedDeb[] = [jre, jdk].map((d) => ({ name: d.name, version: debVersion, arch: /[?&]arch=([^&]+)/.exec(d.purl)?.[1] ?? 'amd64', sha256: d.checksum.replace(/^sha256:/, '') }));
+  return {
+    feature,
+    debVersion,
+    version,
+    key: { source: 'apt', packages: [`${jdkPkg}=${debVersion}`, `${jrePkg}=${debVersion}`], checksums: [jdk.checksum, jre.checksum] },
+    components: [jdk, jre].map((d) => component(d, cpe)),
+    purl: jdk.purl,
+    cpe,
+    async install(layer, o) {
+      await installDebs(debs, layer.path, { env, logger: o.logger, cacheDir: o.cacheDir, exclude: ['./usr/share/doc', './usr/share/man', '*/lib/src.zip', '*/demo'] });
+      const jvm = join(layer.path, 'usr', 'lib', 'jvm');
+      const home = (await readdir(jvm)).find((d) => d.startsWith(`java-${feature}-openjdk-`));
+      if (!home) throw new BuildpackError('DEPENDENCY_FETCH', `${jdkPkg} ${debVersion} has no ${jvm}/java-${feature}-openjdk-<arch>`);
+      return join(jvm, home);
+    },
+  };
+}
+
+function component(d: DependencyDescription, cpe: string): SbomComponent {
+  const c: SbomComponent = { name: d.name, version: d.version, type: 'application', purl: d.purl, cpe, licenses: ['GPL-2.0-only WITH Classpath-exception-2.0'], downloadLocation: d.uri };
+  if (d.checksum.startsWith('sha256:')) c.hashes = { sha256: d.checksum.slice(7) };
+  return c;
+}
