@@ -7,6 +7,7 @@ export * from './keys.js';
 export * from './statement.js';
 export * from './sign.js';
 export * from './verify.js';
+export * from './trusted-root.js';
 export * from './referrer.js';
 export * from './provenance.js';
 export * from './source-digest.js';

@@ -1,9 +1,10 @@
 import type { KeyObject } from 'node:crypto';
 import { bundleFromJSON, isBundleWithDsseEnvelope, type Bundle, type BundleWithDsseEnvelope } from '@sigstore/bundle';
 import { X509Certificate } from '@sigstore/core';
-import { toSignedEntity, Verifier, type TrustMaterial, type VerifierOptions } from '@sigstore/verify';
+import { toSignedEntity, Verifier, type TrustMaterial, type VerificationPolicy, type VerifierOptions } from '@sigstore/verify';
 import { LadingError, type Digest } from '../../registry/oci/index.js';
 import { IN_TOTO_PAYLOAD_TYPE, parseStatement, statementCovers, type Statement } from './statement.js';
+import { trustedRootMaterial, type TrustedRoot } from './trusted-root.js';
 
 /** What a verified bundle says. */
 export interface VerifiedAttestation {
@@ -15,10 +16,42 @@ export interface VerifiedAttestation {
   identity?: { subjectAlternativeName?: string; issuer?: string };
 }
 
-/** Where trust comes from: a public key (offline flow), or certificate authorities (keyless, e.g. a test CA). */
+/** Who must have signed a keyless bundle: the certificate's subject alternative name and its OIDC issuer. */
+export interface CertificateIdentity {
+  /** The exact SAN (an e-mail or URI), or a regular expression tested against it. */
+  subjectAlternativeName: string | RegExp;
+  /** The exact OIDC issuer (Fulcio's 1.3.6.1.4.1.57264.1.8 extension). */
+  issuer: string;
+}
+
+/**
+ * Where trust comes from: a public key (offline flow); certificate authorities alone (keyless, a test CA);
+ * or a Sigstore trusted root with the identity that must have signed (keyless: the certificate chains to a
+ * trusted CA at the time a trusted log's signed entry timestamp says, the entry's inclusion proof verifies
+ * against a checkpoint that log signed, and the certificate names this identity).
+ */
 export type TrustRoot =
   | { publicKey: KeyObject }
-  | { certificateAuthorities: { certChainPem: string[] }[]; tlogThreshold?: number };
+  | { certificateAuthorities: { certChainPem: string[] }[]; tlogThreshold?: number }
+  | { trustedRoot: TrustedRoot; identity: CertificateIdentity };
+
+function policyOf(root: TrustRoot): VerificationPolicy | undefined {
+  if (!('identity' in root)) return undefined;
+  const san = root.identity.subjectAlternativeName;
+  // The library tests the SAN as a pattern: an exact identity is anchored and escaped.
+  const pattern = typeof san === 'string' ? `^${san.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$` : san.source;
+  return { subjectAlternativeName: pattern, extensions: { issuer: root.identity.issuer } };
+}
+
+/** What @sigstore/verify's error codes mean to the user. */
+const REASONS: Record<string, string> = {
+  SIGNATURE_ERROR: 'the signature does not verify with the trusted key (another key, or the bundle was altered)',
+  TLOG_INCLUSION_PROOF_ERROR: 'the transparency-log inclusion proof does not verify against a checkpoint signed by a trusted log',
+  TLOG_INCLUSION_PROMISE_ERROR: 'the transparency-log entry timestamp (SET) is not signed by a trusted log',
+  TLOG_BODY_ERROR: 'the transparency-log entry is not for this signature',
+  CERTIFICATE_ERROR: 'the certificate does not chain to a trusted certificate authority at the logged time',
+  UNTRUSTED_SIGNER_ERROR: 'the certificate identity does not match',
+};
 
 function fail(what: string, message: string, cause?: unknown): never {
   throw new LadingError('SIGNATURE', `${what}: ${message}`, cause === undefined ? {} : { cause });
@@ -31,6 +64,14 @@ function trustMaterial(root: TrustRoot): { material: TrustMaterial; options: Ver
     return {
       material: { ...none, publicKey: () => ({ publicKey: root.publicKey, validFor: () => true }) },
       options: { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 },
+    };
+  }
+  if ('trustedRoot' in root) {
+    // A keyless certificate is checked at a time a trusted log vouches for (its SET): one log entry and one
+    // timestamp required; SCTs only when the trusted root lists CT logs.
+    return {
+      material: trustedRootMaterial(root.trustedRoot),
+      options: { tlogThreshold: 1, ctlogThreshold: root.trustedRoot.ctlogs.length ? 1 : 0, timestampThreshold: 1 },
     };
   }
   const always = { start: new Date(0), end: new Date(8.64e15) };
@@ -84,11 +125,11 @@ export function verifyBundle(bytes: Uint8Array, root: TrustRoot, what = 'bundle'
   const { material, options } = trustMaterial(root);
   let signer;
   try {
-    signer = new Verifier(material, options).verify(toSignedEntity(bundle));
+    signer = new Verifier(material, options).verify(toSignedEntity(bundle), policyOf(root));
   } catch (err) {
     if (err instanceof LadingError) throw err;
     const code = (err as { code?: string }).code;
-    const reason = code === 'SIGNATURE_ERROR' ? 'the signature does not verify with the trusted key (another key, or the bundle was altered)' : (err as Error).message;
+    const reason = code && REASONS[code] ? `${REASONS[code]} (${(err as Error).message})` : (err as Error).message;
     fail(what, `${reason}${code && code !== 'SIGNATURE_ERROR' ? ` [${code}]` : ''}`, err);
   }
   const statement = parseStatement(bundle.content.dsseEnvelope.payload, `${what} payload`);

@@ -215,7 +215,7 @@ describe.skipIf(!requireTools('docker-registry', 'skopeo', 'openssl'))('lading s
     expect(notPem.stderr).toContain('is not a PEM file');
     const unset = await lading(['sign', layout, '--key', enc, '--passphrase-env', 'UNSET_VAR'], env);
     expect(unset.code).toBe(2);
-    expect((await lading(['verify', layout], env)).stderr).toBe('lading: verify needs --key FILE (the signer\'s PEM public key)\n');
+    expect((await lading(['verify', layout], env)).stderr).toBe('lading: verify needs --key FILE (the signer\'s PEM public key), or --trusted-root FILE with --certificate-identity and --certificate-oidc-issuer for keyless signatures\n');
     expect((await lading(['sign', layout], env)).code).toBe(2);
   });
 });

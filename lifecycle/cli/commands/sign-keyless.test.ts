@@ -1,9 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate } from '@sigstore/core';
@@ -11,6 +8,7 @@ import { digestOf, LadingError } from '../../../registry/oci/index.js';
 import {
   COSIGN_SIGN_PREDICATE_TYPE, imageStatement, signStatement, statementBytes, verifyImageAttestation,
 } from '../../../sbom/attestation/index.js';
+import { startFakeSigstore, type FakeSigstore } from '../../../test/support/sbom-fake-sigstore.js';
 import { hasTool } from '../../../test/support/tools.js';
 import { lading } from '../../../test/support/cli.js';
 import { randomImage } from '../../../test/support/random-image.js';
@@ -29,66 +27,21 @@ const TOKEN = `${base64url({ alg: 'none' })}.${base64url({ iss: 'https://issuer.
 const image = digestOf('keyless image');
 const statement = statementBytes(imageStatement('reg/app', image, COSIGN_SIGN_PREDICATE_TYPE));
 
-interface Seen { url: string; body: Record<string, any> }
-
 describe.skipIf(!hasTool('openssl'))('keyless signing (mocked Fulcio + Rekor)', () => {
   let dir: string;
-  let server: Server;
+  let fake: FakeSigstore;
   let url: string;
   let caPem: string;
-  const seen: Seen[] = [];
-  let rekorAnswer: { status: number; body: unknown } = { status: 500, body: { message: 'log unavailable' } };
-  let fulcioStatus = 200;
-
-  const body = async (req: IncomingMessage) => {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    return JSON.parse(Buffer.concat(chunks).toString() || '{}');
-  };
-
-  /** Fulcio's job: check proof of possession, certify the public key for the token's identity. */
-  const issue = (req: Record<string, any>): string => {
-    const pub = req.publicKeyRequest.publicKey.content as string;
-    const sub = JSON.parse(Buffer.from(req.credentials.oidcIdentityToken.split('.')[1], 'base64url').toString()).sub;
-    const proof = Buffer.from(req.publicKeyRequest.proofOfPossession, 'base64');
-    if (!cryptoVerify('sha256', Buffer.from(sub), createPublicKey(pub), proof)) throw new Error('bad proof of possession');
-    writeFileSync(join(dir, 'leaf.pub'), pub);
-    writeFileSync(join(dir, 'ext.cnf'), `[v3]\nsubjectAltName=critical,email:${sub}\n1.3.6.1.4.1.57264.1.8=ASN1:UTF8String:https://issuer.example\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n`);
-    execFileSync('openssl', ['x509', '-new', '-force_pubkey', join(dir, 'leaf.pub'), '-subj', '/', '-CA', join(dir, 'ca.pem'), '-CAkey', join(dir, 'ca.key'),
-      '-days', '1', '-extfile', join(dir, 'ext.cnf'), '-extensions', 'v3', '-out', join(dir, 'leaf.pem')], { stdio: 'ignore' });
-    return readFileSync(join(dir, 'leaf.pem'), 'utf8');
-  };
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'lading-keyless-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'ca.key'), '-out', join(dir, 'ca.pem'),
-      '-subj', '/CN=lading test CA', '-days', '2', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign'], { stdio: 'ignore' });
-    caPem = readFileSync(join(dir, 'ca.pem'), 'utf8');
-    server = createServer((req, res) => {
-      void (async () => {
-        const b = await body(req);
-        seen.push({ url: `${req.method} ${req.url}`, body: b });
-        const send = (status: number, v: unknown) => {
-          res.writeHead(status, { 'content-type': 'application/json' });
-          res.end(JSON.stringify(v));
-        };
-        if (req.url === '/api/v2/signingCert') {
-          if (fulcioStatus !== 200) return send(fulcioStatus, { code: fulcioStatus, message: `token ${b.credentials?.oidcIdentityToken} rejected` });
-          return send(200, { signedCertificateEmbeddedSct: { chain: { certificates: [issue(b), caPem] } } });
-        }
-        if (req.url === '/api/v1/log/entries') return send(rekorAnswer.status, rekorAnswer.body);
-        send(404, { message: 'no route' });
-      })().catch((err: Error) => {
-        res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ message: err.message }));
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    fake = await startFakeSigstore('dev@example.com', 'https://issuer.example');
+    url = fake.url;
+    caPem = fake.caPem;
   });
 
   afterAll(async () => {
-    await new Promise<void>((r) => server?.close(() => r()));
+    await fake?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -101,9 +54,9 @@ describe.skipIf(!hasTool('openssl'))('keyless signing (mocked Fulcio + Rekor)', 
   });
 
   it('Fulcio: sends the token, the ephemeral public key and a proof of possession; the bundle verifies against the test CA', async () => {
-    seen.length = 0;
+    fake.requests.length = 0;
     const bundle = await signStatement(statement, keylessSigning(options()));
-    const request = seen.find((s) => s.url === 'POST /api/v2/signingCert')!;
+    const request = fake.requests.find((s) => s.url === 'POST /api/v2/signingCert')!;
     expect(request.body).toEqual({
       credentials: { oidcIdentityToken: TOKEN },
       publicKeyRequest: { publicKey: { algorithm: 'ECDSA', content: expect.stringMatching(/^-----BEGIN PUBLIC KEY-----/) }, proofOfPossession: expect.any(String) },
@@ -124,11 +77,12 @@ describe.skipIf(!hasTool('openssl'))('keyless signing (mocked Fulcio + Rekor)', 
   });
 
   it('Rekor: proposes a dsse entry (envelope + the Fulcio certificate); a log failure is reported with its status and message', async () => {
-    seen.length = 0;
-    rekorAnswer = { status: 400, body: { code: 400, message: 'entry rejected by test log' } };
+    fake.requests.length = 0;
+    fake.rekorAnswer = { status: 400, body: { code: 400, message: 'entry rejected by test log' } };
     const o = options({ rekorURL: url });
     const err = await signStatement(statement, keylessSigning(o)).then(() => undefined, (e: unknown) => keylessError(e, o));
-    const entry = seen.find((s) => s.url === 'POST /api/v1/log/entries')!;
+    delete fake.rekorAnswer;
+    const entry = fake.requests.find((s) => s.url === 'POST /api/v1/log/entries')!;
     expect(entry.body).toMatchObject({ apiVersion: '0.0.1', kind: 'dsse', spec: { proposedContent: { envelope: expect.any(String), verifiers: [expect.any(String)] } } });
     const envelope = JSON.parse(entry.body.spec.proposedContent.envelope);
     expect(Buffer.from(envelope.payload, 'base64').equals(statement)).toBe(true);
@@ -139,10 +93,10 @@ describe.skipIf(!hasTool('openssl'))('keyless signing (mocked Fulcio + Rekor)', 
   });
 
   it('Fulcio refusing the token → AUTH, token redacted; an unreachable CA → NETWORK', async () => {
-    fulcioStatus = 401;
+    fake.fulcioStatus = 401;
     const o = options();
     const err = await signStatement(statement, keylessSigning(o)).then(() => undefined, (e: unknown) => keylessError(e, o));
-    fulcioStatus = 200;
+    fake.fulcioStatus = 200;
     expect(err!.code).toBe('AUTH');
     expect(err!.message).toBe(`keyless signing: Fulcio ${url} answered 401: token <token> rejected`);
     const closed = options({ fulcioURL: 'http://127.0.0.1:1' });
@@ -156,10 +110,10 @@ describe.skipIf(!hasTool('openssl'))('keyless signing (mocked Fulcio + Rekor)', 
     const sink = await openSink(parseReference(layout));
     await writeImage(sink, await randomImage({ layers: 1 }));
     await sink.commit();
-    seen.length = 0;
+    fake.requests.length = 0;
     const r = await lading(['sign', layout, '--keyless', '--fulcio-url', url, '--rekor-url', 'none', '--json'], { SIGSTORE_ID_TOKEN: TOKEN });
     expect(r.code, r.stderr).toBe(0);
-    expect(seen.map((s) => s.url)).toEqual(['POST /api/v2/signingCert']);
+    expect(fake.requests.map((s) => s.url)).toEqual(['POST /api/v2/signingCert']);
     const source = await openSource(parseReference(layout));
     const [referrer] = await source.referrers((await source.resolve()).digest);
     const m = JSON.parse((await source.manifest(referrer!.digest)).bytes.toString());
@@ -171,9 +125,9 @@ describe.skipIf(!hasTool('openssl'))('keyless signing (mocked Fulcio + Rekor)', 
     expect(noToken.code).toBe(2);
     const both = await lading(['sign', layout, '--keyless', '--key', 'k.pem'], { SIGSTORE_ID_TOKEN: TOKEN });
     expect(both.stderr).toContain('use --key FILE or --keyless, not both');
-    fulcioStatus = 403;
+    fake.fulcioStatus = 403;
     const refused = await lading(['sign', layout, '--keyless', '--fulcio-url', url, '--rekor-url', 'none', '--json'], { SIGSTORE_ID_TOKEN: TOKEN });
-    fulcioStatus = 200;
+    fake.fulcioStatus = 200;
     expect(refused.code).toBe(7);
     expect(refused.stdout).not.toContain(TOKEN);
   });
