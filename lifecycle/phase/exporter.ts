@@ -9,7 +9,7 @@ import {
 } from '../buildpack/index.js';
 import { unchangedRestoredTree, type CacheWriteResult, type LayerCache } from '../cache/index.js';
 import {
-  BUILD_METADATA_LABEL, LIFECYCLE_METADATA_LABEL, PROJECT_METADATA_LABEL, REBASABLE_LABEL, serializeBuildMetadata,
+  BUILD_METADATA_LABEL, LIFECYCLE_METADATA_LABEL, PROJECT_METADATA_LABEL, REBASABLE_LABEL, parseBuildMetadata, serializeBuildMetadata,
   serializeLifecycleMetadata, serializeProjectMetadata, serializeReport, type BuildpackLayersMetadata, type ProjectMetadata,
 } from '../platform/index.js';
 import type { Analyzed } from './analyzer.js';
@@ -208,7 +208,7 @@ async function runExport(input: ExportInput, built: FileLayer[]): Promise<Export
   const appFilter = (rel: string) => match(rel) === undefined;
   planned.push({ name: 'app', history: 'Application Layer', kind: 'app', spec: { directories: [{ source: input.appDir, target: appMount, ...(build.slices.length ? { filter: appFilter } : {}) }] } });
 
-  const shell = build.processes.length > 0 && (input.runImageHasShell ?? (await runImageHasShell(run.image)));
+  const shell = build.processes.length > 0 && (input.runImageHasShell ?? shellAsBefore(analyzed) ?? (await runImageHasShell(run.image)));
   const config = launchConfig({
     baseEnv: run.image.config.config?.Env ?? [],
     layers: build.buildpacks.map((bp) => ({ buildpackId: bp.id, layers: envByBp.get(bp.id) ?? [] })),
@@ -300,6 +300,23 @@ async function runExport(input: ExportInput, built: FileLayer[]): Promise<Export
     if (saved) result.cache = saved;
   }
   return result;
+}
+
+/**
+ * Whether the run image has a shell, as the export of the previous image found it when that image is on the
+ * very same run image (digest reference) and had processes: it wrote process-type scripts exactly when the
+ * run image had a shell. Undefined when that cannot be told (then the run image's layers are read).
+ */
+function shellAsBefore(analyzed: Analyzed): boolean | undefined {
+  const previous = analyzed.previousImage;
+  if (!previous || previous.metadata.runImage.reference !== analyzed.runImage.reference) return undefined;
+  if (previous.metadata.processTypes.sha) return true;
+  try {
+    const label = previous.image.config.config?.Labels?.[BUILD_METADATA_LABEL];
+    return label !== undefined && parseBuildMetadata(label).processes.length > 0 ? false : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

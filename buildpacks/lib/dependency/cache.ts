@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { contributeLayer } from '../contributor.js';
 import type { Layers } from '../layer.js';
@@ -19,7 +19,8 @@ export function downloadLayerName(name: string): string {
 /**
  * Fetches a dependency through a `cache=true` layer keyed by (name, version, checksum, source): the layer
  * contributor reuses the restored download when the key matches and the file's sha256 is still what was
- * recorded; otherwise the layer is cleared and the source downloads and verifies again.
+ * recorded (read again unless the file is provably the one hashed before: same inode, size, mtime and ctime);
+ * otherwise the layer is cleared and the source downloads and verifies again.
  */
 export async function fetchCached(
   layers: Layers,
@@ -48,16 +49,32 @@ export async function fetchCached(
     },
     logger,
   );
-  if (!reused && fetched) return fetched;
+  if (!reused && fetched) {
+    layer.metadata['verified'] = await fileStamp(fetched.path);
+    return fetched;
+  }
   const recorded = layer.metadata['file'];
   const file = typeof recorded === 'string' ? join(layer.path, recorded) : undefined;
   const present = typeof recorded === 'string' ? (await readdir(layer.path).catch((): string[] => [])).includes(recorded) : false;
-  const sha256 = present && file ? (await hashFile(file, ['sha256'])).sha256 : undefined;
-  if (file && sha256 && sha256 === layer.metadata['sha256']) return { ...description, path: file, sha256 };
+  // The file was hashed when its stamp was recorded; the same inode with the same size, mtime and ctime has
+  // not been written since (ctime cannot be set back), so it is not read again. A file unpacked anew is.
+  const stamp = present && file ? await fileStamp(file) : undefined;
+  const trusted = stamp !== undefined && stamp === layer.metadata['verified'] && typeof layer.metadata['sha256'] === 'string';
+  const sha256 = trusted ? (layer.metadata['sha256'] as string) : present && file ? (await hashFile(file, ['sha256'])).sha256 : undefined;
+  if (file && sha256 && sha256 === layer.metadata['sha256']) {
+    if (stamp) layer.metadata['verified'] = stamp;
+    return { ...description, path: file, sha256 };
+  }
   logger.warn(`cached download of ${name} ${version} in layer ${layerName} is damaged; downloading again`);
   layer.metadata = {};
   await layer.reset();
   fetched = await source.fetch(name, version, layer.path);
-  layer.metadata = { ...expected, file: fetched.path.slice(layer.path.length + 1), sha256: fetched.sha256 };
+  layer.metadata = { ...expected, file: fetched.path.slice(layer.path.length + 1), sha256: fetched.sha256, verified: await fileStamp(fetched.path) };
   return fetched;
+}
+
+/** Identity and last change of a file: device, inode, size, mtime and ctime (ns). */
+async function fileStamp(file: string): Promise<string> {
+  const st = await stat(file, { bigint: true });
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 }
