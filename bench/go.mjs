@@ -54,11 +54,15 @@ try {
   const cache = join(tmp, 'cache');
   const cold = build(ref, cache);
   const warm = [];
+  const phases = {};
+  const digests = new Set();
   let uploaded = 0;
   for (let r = 0; r < runs; r++) {
     const w = build(ref, cache);
     warm.push(w.seconds);
     uploaded = Math.max(uploaded, w.result.uploaded ?? 0);
+    digests.add(w.result.digest);
+    for (const [k, v] of Object.entries(w.result.durations ?? {})) (phases[k] ??= []).push(v);
   }
   const ladingBytes = layerBytes(ref);
 
@@ -87,6 +91,7 @@ try {
   console.log(`first use (stack built into LADING_HOME) ${first.seconds.toFixed(3)} s (once)`);
   console.log(`cold build (empty cache dir)             ${cold.seconds.toFixed(3)} s (once)`);
   console.log(`warm no-op rebuild                       ${median(warm).toFixed(3)} s median of ${runs} (min ${Math.min(...warm).toFixed(3)} – max ${Math.max(...warm).toFixed(3)})  goal ≤ 1.0 s  blobs uploaded ≤ ${uploaded}`);
+  console.log(`  phase medians (s): ${Object.entries(phases).map(([k, v]) => `${k} ${median(v).toFixed(3)}`).join(', ')}; digests ${digests.size === 1 && digests.has(cold.result.digest) ? 'all equal to the cold build' : 'DIFFER'}`);
   console.log(`image layers                             ${mb(ladingBytes)}  vs ${floorLabel} ${mb(floor)}  = ${(ladingBytes / floor).toFixed(2)}×  goal ≤ 1.1×`);
   console.log(`binary                                   ${mb(statSync(bin).size)} uncompressed`);
 } finally {
