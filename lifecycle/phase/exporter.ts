@@ -121,7 +121,10 @@ interface Planned {
  * (reused from the previous image by diffID when they have no directory) + the SBOM layer + app slices + the
  * app layer + the `/cnb/process` scripts, config resolved without a launcher, pack-compatible labels; written
  * through the sink and committed last, so nothing is tagged unless the whole image is written. Then saves
- * `cache=true` layers. Failures are EXPORT (exit 62).
+ * `cache=true` layers: those the build left exactly as the restore unpacked them are not packed again (their
+ * cache entry or the previous image's layer is kept by diffID), and with a cache that keeps unpacked copies
+ * (`--cache-dir`) their directories are moved into it, as the layers directory is discarded after export.
+ * Failures are EXPORT (exit 62).
  */
 export async function exportImage(input: ExportInput): Promise<ExportResult> {
   const built: FileLayer[] = [];

@@ -99,6 +99,30 @@ describe('platform.md "restorer" / buildpack.md "Layer Types", "Reusing Layers"'
     expect(warnings[0]).toMatch(/not restoring cached layer example\/bp:cacheonly/);
   });
 
+  it('moves in the unpacked copy the cache kept instead of unpacking; an altered copy is unpacked from the blob', async () => {
+    const { cache, cacheDir, cacheOnly, metadata } = await setup();
+    const first = await trees.create();
+    await restore({ layersDir: first, group: [{ id: 'example/bp' }], analyzed: { previousImage: { metadata } as never }, cache });
+    expect(await cache.keepTree(cacheOnly.diffId as Digest, join(first, 'example_bp', 'cacheonly'))).toBe(true);
+    const kept = join(cacheDir, 'trees', hexOf(cacheOnly.diffId as Digest));
+    const keptData = join(kept, 'data.txt');
+
+    const second = await trees.create();
+    await restore({ layersDir: second, group: [{ id: 'example/bp' }], analyzed: { previousImage: { metadata } as never }, cache: new DirCache(cacheDir) });
+    expect(await readFile(join(second, 'example_bp', 'cacheonly', 'data.txt'), 'utf8')).toBe('cached');
+    await expect(readFile(keptData, 'utf8')).rejects.toThrow(/ENOENT/); // moved, not copied
+
+    // kept again, then altered in the cache: the blob is unpacked instead
+    expect(await cache.keepTree(cacheOnly.diffId as Digest, join(second, 'example_bp', 'cacheonly'))).toBe(true);
+    await writeFile(keptData, 'altered');
+    const third = await trees.create();
+    const warnings: string[] = [];
+    const cacheWarned = new DirCache(cacheDir, { onWarning: (w) => warnings.push(w) });
+    await restore({ layersDir: third, group: [{ id: 'example/bp' }], analyzed: { previousImage: { metadata } as never }, cache: cacheWarned });
+    expect(await readFile(join(third, 'example_bp', 'cacheonly', 'data.txt'), 'utf8')).toBe('cached');
+    expect(warnings.join()).toMatch(/altered/);
+  });
+
   it('CNB_SKIP_LAYERS writes store.toml only', async () => {
     const { cache, metadata } = await setup();
     const layersDir = await trees.create();

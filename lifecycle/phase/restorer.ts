@@ -67,6 +67,7 @@ export async function restore(input: RestoreInput): Promise<RestoreResult> {
           const dir = join(bpDir, plan.name);
           try {
             // an unpacked copy the cache kept is moved in (one rename); else the tar is unpacked
+            if (input.cache!.takeTree) await mkdir(bpDir, { recursive: true });
             const moved = (await input.cache!.takeTree?.(plan.entry.sha as Digest, dir).catch(() => false)) ?? false;
             if (!moved) await extractLayerTar(await input.cache!.open(plan.entry.sha as Digest), imagePath.slice(1), dir);
             const state = await treeState(dir);
