@@ -13,10 +13,9 @@ export async function build(ctx: BuildContext): Promise<BuildResult> {
   const fallback = typeof ctx.buildpack.metadata['default-version'] === 'string' ? ctx.buildpack.metadata['default-version'] : '3.x';
   const request = pythonVersionRequest(project, ctx.config('BP_CPYTHON_VERSION'), fallback);
   const { interpreter, installed } = await contributeInterpreter(ctx, request);
-  const pip = await contributePip(ctx, interpreter, installed);
-  const packages = await installPackages(ctx, project, interpreter, pip);
+  const packages = await installPackages(ctx, project, interpreter, () => contributePip(ctx, interpreter, installed));
   if (packages.layer && !packages.installed) ctx.logger.info('Requirements, project sources, interpreter and pip configuration unchanged: pip did not run');
-  await ctx.layers.writeSbom('build', pip.components);
+  if (packages.toolchain.length) await ctx.layers.writeSbom('build', packages.toolchain);
   const processes = await startProcesses(
     project,
     { python: interpreter.python, scripts: packages.scripts, distributions: packages.distributions },

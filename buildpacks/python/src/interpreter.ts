@@ -111,7 +111,8 @@ export async function contributeInterpreter(ctx: BuildContext, request: VersionR
   ctx.logger.info(`CPython ${version} (Debian ${pkg} ${debVersion}; requested "${request.constraint}" by ${request.source})`);
   const runImage = await runImagePackages(env, 'base');
   if (runImage.source === 'fallback') ctx.logger.debug('no run-image package list from the lifecycle: assuming a glibc base image');
-  const debs = await aptClosure([pkg], { env, installed: runImage });
+  // dpkg (and what it pulls in) is wanted only by maintainer scripts, which never run here (readline-common's "dpkg | install-info").
+  const debs = await aptClosure([pkg], { env, installed: runImage, exclude: ['dpkg', 'install-info', 'debconf', 'cdebconf'] });
   const key = debs.map((d) => `${d.name}=${d.version} sha256:${d.sha256}`);
   const self = debs.find((d) => d.name === pkg);
   if (self && self.version !== debVersion) ctx.logger.info(`  apt installs ${pkg} ${self.version} (its candidate)`);

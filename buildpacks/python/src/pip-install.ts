@@ -93,6 +93,8 @@ export interface InstalledPackages {
   distributions: string[];
   /** Console scripts in the layer's bin directory (absolute paths in the image). */
   scripts: Record<string, string>;
+  /** pip, setuptools, wheel and what they need, for the build SBOM (empty when pip was not needed). */
+  toolchain: SbomComponent[];
 }
 
 /**
@@ -102,7 +104,7 @@ export interface InstalledPackages {
  * they include), the project's sources when it is installed, the interpreter, pip and the user's pip
  * configuration are unchanged. pip's cache is the `pip-cache` layer (cache).
  */
-export async function installPackages(ctx: BuildContext, project: PythonProject, interp: Interpreter, pip: PipToolchain): Promise<InstalledPackages> {
+export async function installPackages(ctx: BuildContext, project: PythonProject, interp: Interpreter, toolchain: () => Promise<PipToolchain>): Promise<InstalledPackages> {
   const app = project.dir;
   const requirementsFile = project.requirements !== undefined ? join(app, 'requirements.txt') : undefined;
   const reqs = requirementsFile ? await readRequirements(requirementsFile, app) : undefined;
@@ -110,8 +112,10 @@ export async function installPackages(ctx: BuildContext, project: PythonProject,
   const installProject = isInstallable(project);
   if (!reqs && !installProject && pipfileLines.length === 0) {
     ctx.logger.info('No requirements.txt, Pipfile packages, pyproject.toml project or setup.py: nothing for pip to install');
-    return { installed: false, components: [], distributions: [], scripts: {} };
+    return { installed: false, components: [], distributions: [], scripts: {}, toolchain: [] };
   }
+  // Declared on every build that installs, also when the packages layer is reused, so it stays cached.
+  const pip = await toolchain();
 
   const pipEnv: Record<string, string> = {};
   for (const k of PIP_VARIABLES) {
@@ -207,7 +211,7 @@ export async function installPackages(ctx: BuildContext, project: PythonProject,
   await layer.writeSbom(components);
   const distributions = Array.isArray(layer.metadata['distributions']) ? layer.metadata['distributions'].map(String) : [];
   const scripts = JSON.parse(typeof layer.metadata['scripts'] === 'string' ? layer.metadata['scripts'] : '{}') as Record<string, string>;
-  return { layer, installed: !reused, components, distributions, scripts };
+  return { layer, installed: !reused, components, distributions, scripts, toolchain: pip.components };
 }
 
 /** Where pip puts files under `--prefix base` for this interpreter (sysconfig's default scheme; Debian adds local/). */

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { BuildpackError, PROCESS_TYPE_RE, type Process } from '../../lib/index.js';
-import { isFile, projectScripts, type PythonProject } from './project.js';
+import { projectScripts, type PythonProject } from './project.js';
 
 /** Characters that make a command line need a shell (expansion, redirection, chaining, quoting). */
 const SHELL_SYNTAX = /[|&;<>()$`\\"'*?[\]#~=%{}\n]/;
@@ -94,7 +94,7 @@ export async function startProcesses(project: PythonProject, paths: StartPaths, 
     if (target && paths.distributions.includes('uvicorn')) {
       return [paths.python, '-c', `import os, uvicorn; uvicorn.run(${JSON.stringify(target)}, host="0.0.0.0", port=int(os.environ.get("PORT", "8000")))`];
     }
-    for (const f of SCRIPT_ENTRIES) if (await isFile(join(dir, f))) return [paths.python, f];
+    for (const f of SCRIPT_ENTRIES) if ((await readText(join(dir, f))) !== undefined) return [paths.python, f];
     const names = Object.keys(scripts);
     if (names.length === 1 && paths.scripts[names[0] as string]) return [paths.scripts[names[0] as string] as string];
     return undefined;
