@@ -17,6 +17,8 @@ interface GoModules {
   go: string;
   main: { path: string; version: string };
   deps: Map<string, string>;
+  /** `build KEY=VALUE` lines (CGO_ENABLED, -trimpath, …). */
+  settings: Map<string, string>;
 }
 
 /** What `go version -m BINARY` reports: the Go version, the `mod` line and the `dep` lines (a `=>` replacement wins). */
@@ -25,13 +27,15 @@ function goModules(binary: string): GoModules {
   const go = /^\S.*: (go\S+)$/m.exec(out)?.[1] ?? '';
   let main = { path: '', version: '' };
   const deps = new Map<string, string>();
+  const settings = new Map<string, string>();
   for (const line of out.split('\n')) {
     const f = line.trim().split(/\s+/);
+    if (f[0] === 'build' && f[1]?.includes('=')) settings.set(f[1].slice(0, f[1].indexOf('=')), f[1].slice(f[1].indexOf('=') + 1));
     if (f[0] === 'mod') main = { path: f[1]!, version: f[2]! };
     if (f[0] === 'dep') deps.set(f[1]!, f[2]!);
     if (f[0] === '=>' && deps.size) deps.set([...deps.keys()].at(-1)!, f[2]!);
   }
-  return { go, main, deps };
+  return { go, main, deps, settings };
 }
 
 /** The Go fixtures, the binaries each puts in the image, and the extra build flags it needs. */
@@ -88,6 +92,7 @@ describe.skipIf(!requireTools('go', 'gcc', 'umoci', 'apt-get', 'dpkg-deb'))('ima
     for (const binary of binaries) {
       const m = goModules(join(bundle, BIN, binary));
       expect(m.main.path, binary).toBe(`example.com/${app}`);
+      expect(m.settings.get('CGO_ENABLED'), `${binary} CGO_ENABLED`).toBe(app === 'go-cgo' ? '1' : '0');
       // The main module, as go reports it ((devel) for a build from a source tree).
       expect(golang.some((c) => c.name === m.main.path && c.version === m.main.version), `${m.main.path} ${m.main.version} in CycloneDX`).toBe(true);
       expect(inSpdx(m.main.path, m.main.version), `${m.main.path} in SPDX`).toBe(true);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lading } from '../support/cli.js';
 import { startRegistry, type TestRegistry } from '../support/registry.js';
 import { cdxComponents, cyclonedxErrors, dpkgRecords, spdxErrors } from '../support/sbom.js';
+import { expectValidLayoutSboms } from '../support/sbom-check.js';
 import { requireTools } from '../support/tools.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -46,6 +47,10 @@ describe.skipIf(!requireTools('apt-get', 'dpkg-deb', 'docker-registry', 'skopeo'
       docs[format] = readFileSync(file);
     }
     const referrers = index(out()).manifests.filter((m) => m.artifactType).map((m) => m.digest).sort();
+    // Every SBOM in the layout validates: the two referrers and the image's CNB SBOM layer files.
+    const seen = await expectValidLayoutSboms(out());
+    expect([seen.referrerDocuments, seen.sbomLayers]).toEqual([2, 1]);
+    expect(seen.layerFiles).toBeGreaterThanOrEqual(3);
     return { digest: r.json<{ digest: string }>().digest, docs, referrers };
   }
   let first: Awaited<ReturnType<typeof build>>;
