@@ -6,7 +6,7 @@ import { gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startRegistry } from './registry.js';
-import { layoutSbomProblems, sbomDirProblems, sbomDocumentProblems } from './sbom-check.js';
+import { layoutSbomProblems, sbomDirProblems, sbomDocumentProblems, sbomOutputDirOf } from './sbom-check.js';
 import { spdxSchema } from './sbom.js';
 import { requireTools } from './tools.js';
 
@@ -100,6 +100,12 @@ describe('--sbom-output-dir trees', () => {
     expect(problems.every((p) => p.startsWith(join(d, 'launch/bp/layer/sbom.cdx.json')))).toBe(true);
     const empty = temp();
     expect(await sbomDirProblems(empty)).toEqual([`${empty}: holds no *.cdx.json or *.spdx.json file`]);
+  });
+
+  it('finds the directory in a lading argument list, in both spellings', () => {
+    expect(sbomOutputDirOf(['build', 'img', '--sbom-output-dir', '/tmp/s', '--json'])).toBe('/tmp/s');
+    expect(sbomOutputDirOf(['build', '--sbom-output-dir=/tmp/t'])).toBe('/tmp/t');
+    expect(sbomOutputDirOf(['build', 'img'])).toBeUndefined();
   });
 });
 

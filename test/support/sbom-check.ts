@@ -287,3 +287,16 @@ export async function expectValidLayoutSboms(layout: string): Promise<SbomCheckS
   assertNoSbomProblems(await layoutSbomProblems(layout, stats), `oci:${layout}`);
   return stats;
 }
+
+/**
+ * The directory a `lading …` argument list asks SBOMs to be written to (`--sbom-output-dir DIR` or
+ * `--sbom-output-dir=DIR`), so the CLI test runner can validate it after a successful run.
+ */
+export function sbomOutputDirOf(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === '--sbom-output-dir') return args[i + 1];
+    if (a.startsWith('--sbom-output-dir=')) return a.slice('--sbom-output-dir='.length);
+  }
+  return undefined;
+}
