@@ -207,16 +207,35 @@ export function resolveOrder(order: Order, modules: readonly BuildpackModule[], 
   );
 }
 
-/** Every buildpack must be able to run on the build image (buildpack.md "Targets"; deprecated stacks by id). */
-function checkTargets(modules: readonly BuildpackModule[], image: Image, name: string, file: string): void {
+/** The os/arch/variant/distro of an image, as buildpacks see it (platform.md "Target Data"). */
+function imageTarget(image: Image): { os: string; arch: string; variant?: string; distro?: { name: string; version: string } } {
   const labels = image.config.config?.Labels ?? {};
   const distroName = labels['io.buildpacks.base.distro.name'];
-  const have = {
+  return {
     os: image.config.os,
     arch: image.config.architecture,
     ...(image.config.variant ? { variant: image.config.variant } : {}),
     ...(distroName ? { distro: { name: distroName, version: labels['io.buildpacks.base.distro.version'] ?? '' } } : {}),
   };
+}
+
+/**
+ * A run image must run what was built in the build image: same os, architecture, variant and distro
+ * (platform.md "Run Image"); CONTENT_INVALID naming both images otherwise.
+ */
+export function checkRunImageTarget(run: Image, runName: string, build: Image, buildName: string, file: string): void {
+  const a = imageTarget(build);
+  const b = imageTarget(run);
+  const show = (t: typeof a) => `${t.os}/${t.arch}${t.variant ? `/${t.variant}` : ''}${t.distro ? ` ${t.distro.name} ${t.distro.version}` : ''}`;
+  if (show(a) !== show(b)) {
+    throw new LadingError('CONTENT_INVALID', `${file}: run image ${runName} is ${show(b)}, but the build image ${buildName} is ${show(a)}: a builder's run images must match its build image`);
+  }
+}
+
+/** Every buildpack must be able to run on the build image (buildpack.md "Targets"; deprecated stacks by id). */
+function checkTargets(modules: readonly BuildpackModule[], image: Image, name: string, file: string): void {
+  const labels = image.config.config?.Labels ?? {};
+  const have = imageTarget(image);
   const stackId = labels['io.buildpacks.stack.id'] ?? labels['io.buildpacks.base.id'];
   for (const m of modules) {
     if (m.info.order) continue;

@@ -45,9 +45,9 @@ describe.skipIf(!requireTools('docker-registry', 'umoci', 'runc', 'apt-get', 'dp
   };
   const run = (args: string[], env: NodeJS.ProcessEnv = {}) => lading(args, { LADING_HOME: home, SOURCE_DATE_EPOCH: undefined, ...env });
   /** A builder.toml in a fresh dir, over the test store's bookworm build and run images. */
-  const builderToml = (body: string, buildImage = 'lading-test/bookworm/build:latest') => {
+  const builderToml = (body: string, buildImage = 'lading-test/bookworm/build:latest', runImage = 'lading-test/bookworm/run-base:latest') => {
     const dir = temp('lading-builder-toml-');
-    writeFileSync(join(dir, 'builder.toml'), `${body}\n[build]\nimage = "${buildImage}"\n\n[run]\n[[run.images]]\nimage = "lading-test/bookworm/run-base:latest"\n`);
+    writeFileSync(join(dir, 'builder.toml'), `${body}\n[build]\nimage = "${buildImage}"\n\n[run]\n[[run.images]]\nimage = "${runImage}"\n`);
     return join(dir, 'builder.toml');
   };
 
@@ -222,6 +222,17 @@ describe.skipIf(!requireTools('docker-registry', 'umoci', 'runc', 'apt-get', 'dp
       const r = await attempt(builderToml(`${marker}[[order]]\n[[order.group]]\nid = "fixtures/builder-marker"\n`, `oci:${layout}:build`));
       expect(r.code).toBe(5);
       expect(r.stderr).toContain(`build image oci:${layout}:build has no CNB_USER_ID in its config Env`);
+      expect(r.wrote).toBe(false);
+    });
+
+    it('a run image of another distro than the build image (CONTENT_INVALID, exit 5)', async () => {
+      const layout = temp('lading-alpine-run-');
+      const sink = await openLayoutSink({ transport: 'oci', path: layout, tag: 'run' });
+      await writeImage(sink, withConfig(emptyImage({ os: 'linux', architecture: 'amd64' }), { labels: { 'io.buildpacks.base.distro.name': 'alpine', 'io.buildpacks.base.distro.version': '3.20' } }));
+      await sink.commit();
+      const r = await attempt(builderToml(`${marker}[[order]]\n[[order.group]]\nid = "fixtures/builder-marker"\n`, undefined, `oci:${layout}:run`));
+      expect(r.code).toBe(5);
+      expect(r.stderr).toContain(`run image oci:${layout}:run is linux/amd64 alpine 3.20, but the build image lading-test/bookworm/build:latest is linux/amd64 debian 12`);
       expect(r.wrote).toBe(false);
     });
 

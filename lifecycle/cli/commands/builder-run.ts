@@ -1,11 +1,13 @@
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeImage } from '../../../registry/image/index.js';
 import { storeHome } from '../../../registry/layout/index.js';
-import { LadingError, type Image } from '../../../registry/oci/index.js';
+import { isLadingError, LadingError, type Image } from '../../../registry/oci/index.js';
 import { openSink, openSource, type OpenOptions } from '../../../registry/open.js';
 import { formatReference, parseReference, withDefaultTag, type ImageReference } from '../../../registry/reference.js';
-import { collectBuildpacks, createBuilder, openBuilderImage, readImage } from '../../builder-image/index.js';
-import { readBuilderConfig } from '../../platform/index.js';
+import { checkRunImageTarget, collectBuildpacks, createBuilder, openBuilderImage, readImage, stackUser } from '../../builder-image/index.js';
+import { ensureStack } from '../../phase/index.js';
+import { readBuilderConfig, type BuilderConfig } from '../../platform/index.js';
 import { globalOpenOptions, type CommandContext } from '../context.js';
 import { shortDigest } from '../output.js';
 import type { BuilderCreateArgs, BuilderInspectArgs } from './builder.js';
@@ -39,10 +41,16 @@ export async function runBuilderCreate(ctx: CommandContext, args: BuilderCreateA
   const dest = writeDestination(args.ref, args.publish);
   const config = await readBuilderConfig(resolve(args.config));
   if (!config.buildImage) throw new LadingError('CONTENT_INVALID', `${config.file}: has no [build] image (the image buildpacks run in)`);
+  // A stack's own builder (stacks/<name>/builder.toml): its images are built into the local store on first use.
+  if (existsSync(join(config.dir, 'stack.toml')) && config.buildImage.startsWith('lading/stacks/')) {
+    await ensureStack(config.dir, { env: ctx.terminal.env, onEvent: (e) => (e.type === 'build' ? out.log(`Building the stack ${e.stack} into the local store (${e.reason})`) : undefined) });
+  }
   const buildSource = await openSource(parseReference(config.buildImage), options);
   const collected = await collectBuildpacks(config, options);
   try {
     const buildImage = await readImage(buildSource, `${config.file}: [build] image ${config.buildImage}`);
+    stackUser(buildImage, config.buildImage);
+    await checkRunImages(config, buildImage, options, (m) => out.log(`warning: ${m}`));
     const node = args.node === 'none' ? false : args.node ? resolve(args.node) : undefined;
     const built = await createBuilder({
       config, buildImage, buildImageName: config.buildImage, modules: collected.modules, version: ladingVersion(),
@@ -66,6 +74,23 @@ export async function runBuilderCreate(ctx: CommandContext, args: BuilderCreateA
   } finally {
     await buildSource.close().catch(() => undefined);
     await Promise.all(collected.created.map((l) => l.dispose().catch(() => undefined)));
+  }
+}
+
+/** Each readable run image must match the build image; one that cannot be read now is only a warning (it may be pushed later). */
+async function checkRunImages(config: BuilderConfig, buildImage: Image, options: OpenOptions, warn: (m: string) => void): Promise<void> {
+  for (const r of config.runImages) {
+    let source;
+    try {
+      source = await openSource(parseReference(r.image), options);
+      const run = await readImage(source, `run image ${r.image}`);
+      checkRunImageTarget(run, r.image, buildImage, config.buildImage!, config.file);
+    } catch (err) {
+      if (isLadingError(err) && err.code === 'CONTENT_INVALID') throw err;
+      warn(`${config.file}: run image ${r.image} could not be read to check it matches the build image (${(err as Error).message})`);
+    } finally {
+      await source?.close().catch(() => undefined);
+    }
   }
 }
 
