@@ -1,9 +1,11 @@
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { type BuildContext, type BuildResult } from '../../lib/index.js';
 import { contributeInterpreter, contributePip } from './interpreter.js';
 import { installPackages } from './pip-install.js';
 import { readProject } from './project.js';
-import { startProcesses } from './start-command.js';
+import { readRequirements } from './requirements.js';
+import { assertStartable, parseProcfile, startProcesses } from './start-command.js';
 import { pythonVersionRequest } from './version.js';
 
 const readText = (f: string) => readFile(f, 'utf8').catch((): undefined => undefined);
@@ -12,7 +14,12 @@ export async function build(ctx: BuildContext): Promise<BuildResult> {
   const project = await readProject(ctx.appDir);
   const fallback = typeof ctx.buildpack.metadata['default-version'] === 'string' ? ctx.buildpack.metadata['default-version'] : '3.x';
   const request = pythonVersionRequest(project, ctx.config('BP_CPYTHON_VERSION'), fallback);
-  const { interpreter, installed } = await contributeInterpreter(ctx, request);
+  const { interpreter, installed } = await contributeInterpreter(ctx, request, async () => {
+    // Once the version is known, what can be checked without an interpreter fails before one is installed.
+    if (project.requirements !== undefined) await readRequirements(join(ctx.appDir, 'requirements.txt'), ctx.appDir);
+    if (project.procfile !== undefined) parseProcfile(project.procfile, join(ctx.appDir, 'Procfile'));
+    await assertStartable(project, ctx.config('BP_PYTHON_START'), readText);
+  });
   const packages = await installPackages(ctx, project, interpreter, () => contributePip(ctx, interpreter, installed));
   if (packages.layer && !packages.installed) ctx.logger.info('Requirements, project sources, interpreter and pip configuration unchanged: pip did not run');
   if (packages.toolchain.length) await ctx.layers.writeSbom('build', packages.toolchain);

@@ -104,9 +104,10 @@ export interface InterpreterResult {
  * lacks, extracted into the layer and run from there (PYTHONHOME, LD_LIBRARY_PATH), its standard library
  * compiled to unchecked-hash pycs. Reused while the closure (names, versions, apt's SHA256s) is unchanged.
  */
-export async function contributeInterpreter(ctx: BuildContext, request: VersionRequest): Promise<InterpreterResult> {
+export async function contributeInterpreter(ctx: BuildContext, request: VersionRequest, beforeInstall: () => Promise<void> = async () => {}): Promise<InterpreterResult> {
   const env = ctx.env;
   const { pkg, debVersion, version } = await resolvePython(request, env);
+  await beforeInstall();
   const minor = version.split('.').slice(0, 2).join('.');
   ctx.logger.info(`CPython ${version} (Debian ${pkg} ${debVersion}; requested "${request.constraint}" by ${request.source})`);
   const runImage = await runImagePackages(env, 'base');

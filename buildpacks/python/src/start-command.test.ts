@@ -43,3 +43,14 @@ describe('start command', () => {
     expect(() => parseProcfile('web python app.py\n', '/workspace/Procfile')).toThrow('/workspace/Procfile line 1: expected "<type>: <command>"');
   });
 });
+
+describe('assertStartable (before anything is installed)', () => {
+  it('passes with a Procfile, BP_PYTHON_START, project scripts or a module file; fails with the same message otherwise', async () => {
+    const { assertStartable } = await import('./start-command.js');
+    await expect(assertStartable(project({ procfile: 'web: x' }), undefined, files({}))).resolves.toBeUndefined();
+    await expect(assertStartable(project(), 'serve', files({}))).resolves.toBeUndefined();
+    await expect(assertStartable(project(), undefined, files({ 'wsgi.py': '' }))).resolves.toBeUndefined();
+    await expect(assertStartable(project({ pyproject: { project: { scripts: { a: 'b:c' } } } }), undefined, files({}))).resolves.toBeUndefined();
+    await expect(assertStartable(project(), undefined, files({ 'lib.py': '' }))).rejects.toThrow('no start command for the app in /workspace: looked for a Procfile');
+  });
+});

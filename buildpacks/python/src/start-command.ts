@@ -55,6 +55,25 @@ async function appObject(dir: string, readText: (f: string) => Promise<string | 
 }
 
 /**
+ * Whether the app can have a start command at all, known before anything is installed: a Procfile, a
+ * BP_PYTHON_START, a [project.scripts] entry, or one of the module files the later steps look at. When not,
+ * the build fails at once with the same message as {@link startProcesses}, instead of after pip.
+ */
+export async function assertStartable(project: PythonProject, start: string | undefined, readText: (f: string) => Promise<string | undefined>): Promise<void> {
+  if (project.procfile !== undefined || (start ?? '').trim() !== '' || Object.keys(projectScripts(project)).length > 0) return;
+  for (const f of new Set([...APP_MODULES, ...SCRIPT_ENTRIES])) if ((await readText(join(project.dir, f))) !== undefined) return;
+  throw nothingToStart(project.dir);
+}
+
+function nothingToStart(dir: string): BuildpackError {
+  return new BuildpackError(
+    'CONFIG',
+    `no start command for the app in ${dir}: looked for a Procfile with a web: line, a [project.scripts] entry named by BP_PYTHON_START, ` +
+      `gunicorn or uvicorn installed with an app object in ${APP_MODULES.join('/')}, then ${SCRIPT_ENTRIES.join(' or ')}; add one of them`,
+  );
+}
+
+/**
  * launch.toml processes: the Procfile's types; then `web` from the [project.scripts] entry BP_PYTHON_START
  * names, gunicorn or uvicorn when installed and an app module is found, `python app.py` / `main.py`, or the
  * project's only console script. `web` is the default. With nothing to start, the error says what was looked for.
@@ -68,13 +87,7 @@ export async function startProcesses(project: PythonProject, paths: StartPaths, 
     const web = await webCommand();
     if (web) processes.unshift({ type: 'web', command: web, workingDir: dir });
   }
-  if (processes.length === 0) {
-    throw new BuildpackError(
-      'CONFIG',
-      `no start command for the app in ${dir}: looked for a Procfile with a web: line, a [project.scripts] entry named by BP_PYTHON_START, ` +
-        `gunicorn or uvicorn installed with an app object in ${APP_MODULES.join('/')}, then ${SCRIPT_ENTRIES.join(' or ')}; add one of them`,
-    );
-  }
+  if (processes.length === 0) throw nothingToStart(dir);
   const def = processes.find((p) => p.type === 'web') ?? (processes[0] as Process);
   def.default = true;
   return processes;
