@@ -124,6 +124,6 @@ export async function runTool(tool: BuildTool, path: string, o: { appDir: string
     const lines = (errors.length ? errors : output.trim().split('\n').slice(-40)).slice(0, 60).join('\n');
     throw new BuildpackError('BUILD_FAILED', `${shown} ${tool.args.join(' ')} failed (exit ${r.exitCode ?? 'signal'}):\n${lines}`);
   }
-  const summary = output.split('\n').filter((l) => /^\[(INFO|WARNING)\] (BUILD|Building jar|Compiling|\[WARNING\])/.test(l) || /^BUILD SUCCESSFUL/.test(l));
-  if (summary.length) o.logger.info(summary.map((l) => `    ${l}`).join('\n'));
+  // The tool's whole output, as pack shows it: warnings and what was compiled are worth seeing.
+  if (output.trim()) o.logger.info(output.trimEnd().replace(/^/gm, '    '));
 }

@@ -49,11 +49,14 @@ export async function build(ctx: BuildContext): Promise<BuildResult> {
   log.info(`Java ${jdk.version} (Debian openjdk-${jdk.feature} ${jdk.debVersion}) from apt (${request.source}: ${request.constraint})`);
   const debCache = await ctx.layers.layer('debs', { cache: true });
 
+  // The JDK is unpacked once into a cache layer (declared on every build so it stays cached) and only when
+  // something needs it (a build, jdeps, jlink): a rebuild without changes unpacks nothing.
+  const jdkLayer = await ctx.layers.layer('jdk', { build: true, cache: true });
+  if (!jdkLayer.restoredMetadata) jdkLayer.types = { launch: false, build: false, cache: false }; // nothing to keep yet
   let javaHome: string | undefined;
-  /** The JDK is extracted only when something needs it (a build, jdeps, jlink): a no-op rebuild needs none. */
   const jdkHome = async (): Promise<string> => {
     if (javaHome) return javaHome;
-    const { layer } = await contributeLayer(ctx.layers, 'jdk', { types: { build: true }, expected: jdk.key, build: async (l) => void (l.metadata['home'] = await jdk.install(l, { cacheDir: debCache.path, logger: log })) }, log);
+    const { layer } = await contributeLayer(ctx.layers, 'jdk', { types: { build: true, cache: true }, expected: jdk.key, build: async (l) => void (l.metadata['home'] = await jdk.install(l, { cacheDir: debCache.path, logger: log })) }, log);
     javaHome = String(layer.metadata['home']);
     return javaHome;
   };
