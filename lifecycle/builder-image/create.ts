@@ -2,7 +2,7 @@ import semver from 'semver';
 import { stringify } from 'smol-toml';
 import { createLayer, type FileLayer, type LayerEntry } from '../../registry/layers/index.js';
 import { appendLayers, withConfig, withCreated } from '../../registry/mutate/index.js';
-import { LadingError, type Image, type Layer } from '../../registry/oci/index.js';
+import { LadingError, type ContentSource, type Image, type Layer } from '../../registry/oci/index.js';
 import { openSource, type OpenOptions } from '../../registry/open.js';
 import { parseReference } from '../../registry/reference.js';
 import { targetSatisfies, type GroupEntry, type Order } from '../buildpack/index.js';
@@ -22,6 +22,8 @@ export interface BuildpackSources {
   modules: BuildpackModule[];
   /** Layers written here; dispose them once the builder is written. */
   created: FileLayer[];
+  /** Disposes the layers and closes the buildpackage sources (an unpacked .cnb is removed). Call when done. */
+  dispose(): Promise<void>;
 }
 
 /**
@@ -30,7 +32,11 @@ export interface BuildpackSources {
  */
 export async function collectBuildpacks(config: BuilderConfig, options: OpenOptions & { tempDir?: string } = {}): Promise<BuildpackSources> {
   const created: FileLayer[] = [];
+  const sources: ContentSource[] = [];
   const all: BuildpackModule[] = [];
+  const dispose = async () => {
+    await Promise.all([...created.map((l) => l.dispose()), ...sources.map((s) => s.close())].map((p) => p.catch(() => undefined)));
+  };
   try {
     for (const b of config.buildpacks) {
       const where = `${config.file}: ${b.key}`;
@@ -40,7 +46,8 @@ export async function collectBuildpacks(config: BuilderConfig, options: OpenOpti
         const ref = b.archive ? parseReference(`oci-archive:${b.archive}`) : parseReference(b.image!);
         const what = b.archive ?? b.image!;
         const source = await openSource(ref, options).catch((err: unknown) => rethrow(err, where));
-        // Layers stay readable through the source: it is closed with the process (archives unpack to temp dirs).
+        // Its layers are read through the source until the builder is written: closed by dispose().
+        sources.push(source);
         const image = await readImage(source, what).catch((err: unknown) => rethrow(err, where));
         all.push(...modulesFromImage(image, `${where} (${what})`));
       }
@@ -55,9 +62,9 @@ export async function collectBuildpacks(config: BuilderConfig, options: OpenOpti
           (have.length > 0 ? ` (versions there: ${have.join(', ')})` : ''));
       }
     }
-    return { modules, created };
+    return { modules, created, dispose };
   } catch (err) {
-    await Promise.all(created.map((l) => l.dispose().catch(() => undefined)));
+    await dispose();
     throw err;
   }
 }

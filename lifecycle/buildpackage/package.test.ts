@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { join, resolve } from 'node:path';
-import type { FileLayer } from '../../registry/layers/index.js';
 import { tempTrees } from '../../test/support/temp-tree.js';
 import { BUILDPACK_LAYERS_LABEL, BUILDPACKAGE_METADATA_LABEL } from '../builder-image/index.js';
 import { packageBuildpack, readPackageConfig } from './package.js';
@@ -8,9 +7,9 @@ import { packageBuildpack, readPackageConfig } from './package.js';
 const ROOT = resolve(import.meta.dirname, '../..');
 const BASH = join(ROOT, 'test/fixtures/buildpacks/bash');
 const trees = tempTrees('lading-package-');
-const created: FileLayer[] = [];
+const disposers: (() => Promise<void>)[] = [];
 afterEach(async () => {
-  await Promise.all(created.splice(0).map((l) => l.dispose()));
+  await Promise.all(disposers.splice(0).map((d) => d()));
   await trees.cleanup();
 });
 
@@ -38,7 +37,7 @@ describe('packageBuildpack', () => {
   it('a component: one layer, the distribution spec labels, the same digest twice', async () => {
     const make = async () => {
       const p = await packageBuildpack({ config: { buildpack: join(BASH, 'builder-marker'), dependencies: [] }, platform: { os: 'linux', architecture: 'amd64' } });
-      created.push(...p.created);
+      disposers.push(p.dispose);
       return p;
     };
     const a = await make();

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { appendLayers, emptyImage, withConfig, NORMALIZED_TIME } from '../../registry/mutate/index.js';
-import { LadingError, type Image, type Platform } from '../../registry/oci/index.js';
+import { LadingError, type ContentSource, type Image, type Platform } from '../../registry/oci/index.js';
 import { openSource, type OpenOptions } from '../../registry/open.js';
 import { parseReference } from '../../registry/reference.js';
 import { parseToml, readBuildpackDescriptor, readTextFile, tomlFields } from '../buildpack/index.js';
@@ -48,7 +48,8 @@ export interface Buildpackage {
   image: Image;
   entry: BuildpackModule;
   modules: BuildpackModule[];
-  created: FileLayer[];
+  /** Disposes the layers written and closes the dependency sources. Call once the image is written. */
+  dispose(): Promise<void>;
 }
 
 /**
@@ -60,6 +61,10 @@ export async function packageBuildpack(input: PackageInput): Promise<Buildpackag
   const { config } = input;
   const what = config.file ?? config.buildpack;
   const created: FileLayer[] = [];
+  const sources: ContentSource[] = [];
+  const dispose = async () => {
+    await Promise.all([...created.map((l) => l.dispose()), ...sources.map((s) => s.close())].map((p) => p.catch(() => undefined)));
+  };
   const opts = { created, ...(input.tempDir ? { tempDir: input.tempDir } : {}) };
   try {
     const descriptor = await readBuildpackDescriptor(config.buildpack);
@@ -70,6 +75,7 @@ export async function packageBuildpack(input: PackageInput): Promise<Buildpackag
       else {
         const ref = d.archive ? parseReference(`oci-archive:${d.archive}`) : parseReference(d.image!);
         const source = await openSource(ref, input.open ?? {});
+        sources.push(source);
         deps.push(...modulesFromImage(await readImage(source, d.archive ?? d.image!), `${what}: ${d.key}`));
       }
     }
@@ -87,9 +93,9 @@ export async function packageBuildpack(input: PackageInput): Promise<Buildpackag
     };
     let image = appendLayers(emptyImage(input.platform, NORMALIZED_TIME), ...modules.map((m) => ({ layer: m.layer, history: { created_by: `lading buildpack package: ${m.id}@${m.version}` } })));
     image = withConfig(image, { labels: { [BUILDPACKAGE_METADATA_LABEL]: labelText(metadata), [BUILDPACK_LAYERS_LABEL]: labelText(layers) } });
-    return { image, entry, modules, created };
+    return { image, entry, modules, dispose };
   } catch (err) {
-    await Promise.all(created.map((l) => l.dispose().catch(() => undefined)));
+    await dispose();
     throw err;
   }
 }

@@ -73,7 +73,7 @@ export async function runBuilderCreate(ctx: CommandContext, args: BuilderCreateA
     }
   } finally {
     await buildSource.close().catch(() => undefined);
-    await Promise.all(collected.created.map((l) => l.dispose().catch(() => undefined)));
+    await collected.dispose();
   }
 }
 

@@ -38,6 +38,6 @@ export async function runBuildpackPackage(ctx: CommandContext, args: BuildpackPa
       out.print(`Packaged ${pkg.entry.id}@${pkg.entry.version} as ${formatReference(dest)} (${pkg.modules.length} buildpack${pkg.modules.length === 1 ? '' : 's'}, ${shortDigest(pkg.image.descriptor.digest)})`);
     }
   } finally {
-    await Promise.all(pkg.created.map((l) => l.dispose().catch(() => undefined)));
+    await pkg.dispose();
   }
 }
