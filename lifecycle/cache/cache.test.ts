@@ -10,7 +10,7 @@ import { startRegistry, type TestRegistry } from '../../test/support/registry.js
 import { tempTrees } from '../../test/support/temp-tree.js';
 import { requireTools } from '../../test/support/tools.js';
 import type { CacheMetadata } from '../platform/index.js';
-import { DirCache, ImageCache, extractLayerTar, type LayerCache } from './index.js';
+import { DirCache, ImageCache, extractLayerTar, treeState, type LayerCache } from './index.js';
 
 const trees = tempTrees('lading-cache-');
 afterEach(() => trees.cleanup());
@@ -119,27 +119,29 @@ describe('platform.md "Caching": directory cache (--cache-dir)', () => {
     await cache.write(metadataFor({ a, b }), byDiffId(a, b));
     const unpacked = await trees.create();
     await restoreAll(cache, unpacked);
-    expect(await cache.takeTree(a.diffId, join(unpacked, 'elsewhere'))).toBe(false); // none kept yet
-    expect(await cache.keepTree(a.diffId, join(unpacked, 'a'))).toBe(true);
-    expect(await cache.keepTree(b.diffId, join(unpacked, 'b'))).toBe(true);
+    expect(await cache.takeTree(a.diffId, join(unpacked, 'elsewhere'))).toBeUndefined(); // none kept yet
+    const stateA = (await treeState(join(unpacked, 'a')))!;
+    expect(await cache.keepTree(a.diffId, join(unpacked, 'a'), stateA)).toBe(true);
+    expect(await cache.keepTree(b.diffId, join(unpacked, 'b'), (await treeState(join(unpacked, 'b')))!)).toBe(true);
     expect(await readdir(unpacked)).toEqual([]);
 
     const into = await trees.create();
     const warnings: string[] = [];
     const next = new DirCache(dir, { onWarning: (w) => warnings.push(w) });
-    expect(await next.takeTree(a.diffId, join(into, 'a'))).toBe(true);
+    expect(await next.takeTree(a.diffId, join(into, 'a'))).toBe(stateA); // moving keeps the tree state
+    expect(await treeState(join(into, 'a'))).toBe(stateA);
     expect(await readFile(join(into, 'a', 'file.txt'), 'utf8')).toBe('one');
-    expect(await next.takeTree(a.diffId, join(into, 'again'))).toBe(false); // moved out: the next one unpacks the blob
+    expect(await next.takeTree(a.diffId, join(into, 'again'))).toBeUndefined(); // moved out: the next one unpacks the blob
 
     // altered while kept: discarded with a warning, the blob is still there to unpack
     await writeFile(join(dir, 'trees', hexOf(b.diffId), 'file.txt'), 'TWO');
-    expect(await next.takeTree(b.diffId, join(into, 'b'))).toBe(false);
+    expect(await next.takeTree(b.diffId, join(into, 'b'))).toBeUndefined();
     expect(warnings.join()).toMatch(/altered/);
     expect(await readdir(join(dir, 'trees'))).toEqual([]);
     expect(await restoreAll(next, await trees.create())).toEqual({ a: 'one', b: 'two' });
 
     // a commit that drops an entry drops its unpacked copy
-    expect(await next.keepTree(a.diffId, join(into, 'a'))).toBe(true);
+    expect(await next.keepTree(a.diffId, join(into, 'a'), stateA)).toBe(true);
     await next.write(metadataFor({ b }), new Map());
     expect(await readdir(join(dir, 'trees'))).toEqual([]);
   });

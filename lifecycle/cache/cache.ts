@@ -24,15 +24,16 @@ export interface LayerCache {
   write(metadata: CacheMetadata, layers: ReadonlyMap<Digest, Layer>, signal?: AbortSignal): Promise<CacheWriteResult>;
   /**
    * Optional, for caches on this machine: moves an intact unpacked copy of the entry `diffId` to `dest` (its
-   * parent exists, on the same filesystem) and returns true; false when there is none to move (then unpack
-   * `open()`'s tar). A copy found altered since it was kept is discarded.
+   * parent exists) and returns its `treeState` (a move keeps it); undefined when there is none to move (then
+   * unpack `open()`'s tar). A copy found altered since it was kept is discarded.
    */
-  takeTree?(diffId: Digest, dest: string): Promise<boolean>;
+  takeTree?(diffId: Digest, dest: string): Promise<string | undefined>;
   /**
-   * Optional: adopts `dir`, which holds exactly what the committed entry `diffId` unpacks to, as that entry's
-   * unpacked copy for the next restore (moving it; `dir` is gone afterwards unless this returns false).
+   * Optional: adopts `dir`, which holds exactly what the committed entry `diffId` unpacks to and whose
+   * `treeState` is `state`, as that entry's unpacked copy for the next restore (moving it; `dir` is gone
+   * afterwards unless this returns false).
    */
-  keepTree?(diffId: Digest, dir: string): Promise<boolean>;
+  keepTree?(diffId: Digest, dir: string, state: string): Promise<boolean>;
 }
 
 export interface CacheWriteResult {

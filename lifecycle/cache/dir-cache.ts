@@ -81,30 +81,30 @@ export class DirCache implements LayerCache {
     return join(this.dir, TREES_DIR, hexOf(diffId));
   }
 
-  async takeTree(diffId: Digest, dest: string): Promise<boolean> {
+  async takeTree(diffId: Digest, dest: string): Promise<string | undefined> {
     const tree = this.tree(diffId);
     const recorded = await readFile(`${tree}.state`, 'utf8').catch(() => undefined);
-    if (recorded === undefined) return false;
+    if (recorded === undefined) return undefined;
     const state = await treeState(tree).catch(() => undefined);
     if (state !== recorded.trim()) {
       if (state !== undefined) this.options.onWarning?.(`${this.location}: the unpacked copy of ${diffId} was altered; unpacking the blob instead`);
       await rm(tree, { recursive: true, force: true });
       await rm(`${tree}.state`, { force: true });
-      return false;
+      return undefined;
     }
     await rm(dest, { recursive: true, force: true });
     try {
       await rename(tree, dest);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'EXDEV' || code === 'EPERM' || code === 'EACCES') return false; // taken by another build, or another filesystem
+      if (code === 'ENOENT' || code === 'EXDEV' || code === 'EPERM' || code === 'EACCES') return undefined; // taken by another build, or another filesystem
       throw err;
     }
     await rm(`${tree}.state`, { force: true });
-    return true;
+    return state;
   }
 
-  async keepTree(diffId: Digest, dir: string): Promise<boolean> {
+  async keepTree(diffId: Digest, dir: string, state: string): Promise<boolean> {
     const tree = this.tree(diffId);
     await mkdir(join(this.dir, TREES_DIR), { recursive: true });
     try {
@@ -114,7 +114,7 @@ export class DirCache implements LayerCache {
       if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'EXDEV' || code === 'EPERM' || code === 'EACCES') return false; // one is kept already, or another filesystem
       throw err;
     }
-    const state = await treeState(tree);
+    // a move within one filesystem keeps the tree state (the root's ctime is not part of it)
     const tmp = `${tree}.state.${randomBytes(6).toString('hex')}`;
     await writeFile(tmp, `${state}\n`);
     await rename(tmp, `${tree}.state`);

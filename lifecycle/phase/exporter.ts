@@ -113,6 +113,8 @@ interface Planned {
   spec?: LayerSpec;
   reuse?: Layer;
   owner?: { bp: ExportBuildpack; layer: ExportLayer };
+  /** A launch+cache layer dir left as restored: its tree state (it is kept from the previous image). */
+  keptState?: string;
   kind: 'launch' | 'sbom' | 'slice' | 'app' | 'process-types';
 }
 
@@ -169,7 +171,7 @@ async function runExport(input: ExportInput, built: FileLayer[]): Promise<Export
       const kept = layer.hasDir && layer.types.cache ? await keptFromPrevious(input, layer.dir, imagePath, uid, gid) : undefined;
       if (kept) {
         // Restored from the cache (whose entry is the previous image's layer) and left untouched by the build.
-        planned.push({ name: `${bp.id}:${layer.name}`, history, kind: 'launch', owner: { bp, layer }, reuse: kept });
+        planned.push({ name: `${bp.id}:${layer.name}`, history, kind: 'launch', owner: { bp, layer }, reuse: kept.layer, keptState: kept.state });
         envs.push(await readLayerEnv(layer.dir, layer.name, imagePath, input.onWarning));
       } else if (layer.hasDir) {
         planned.push({ name: `${bp.id}:${layer.name}`, history, kind: 'launch', owner: { bp, layer }, spec: { directories: [{ source: layer.dir, target: imagePath }] } });
@@ -327,11 +329,12 @@ function shellAsBefore(analyzed: Analyzed): boolean | undefined {
  * build left as it was (same tree state, same image path and owners): the cache entry and the previous image's
  * layer have the same diffID (the restore rule), so that layer is this directory's tar without packing it.
  */
-async function keptFromPrevious(input: ExportInput, dir: string, imagePath: string, uid: number, gid: number): Promise<Layer | undefined> {
+async function keptFromPrevious(input: ExportInput, dir: string, imagePath: string, uid: number, gid: number): Promise<{ layer: Layer; state: string } | undefined> {
   const previous = input.analyzed.previousImage?.image;
   if (!input.cache || !previous || previous.config.config?.User !== `${uid}:${gid}`) return undefined;
-  const diffId = await unchangedRestoredTree(input.cache, dir, imagePath);
-  return diffId ? previous.layerByDiffId(diffId) : undefined;
+  const tree = await unchangedRestoredTree(input.cache, dir, imagePath);
+  const layer = tree ? previous.layerByDiffId(tree.diffId) : undefined;
+  return layer && tree ? { layer, state: tree.state } : undefined;
 }
 
 /**
@@ -359,14 +362,14 @@ async function writeCache(
 ): Promise<CacheWriteResult> {
   const cache = input.cache!;
   const fromImage = new Map<string, Layer>(planned.filter((p) => p.owner).map((p) => [`${p.owner!.bp.id}\0${p.owner!.layer.name}`, p.reuse!] as const));
-  const unchanged = new Map<string, Digest>();
+  const unchanged = new Map<string, { diffId: Digest; state: string; dir: string }>();
   const pending: { bp: ExportBuildpack; layer: ExportLayer }[] = [];
   for (const bp of input.build.buildpacks) {
     for (const layer of bp.layers) {
       if (!layer.types.cache || layer.types.launch || !layer.hasDir) continue;
       const imagePath = posix.join(layersMount, escapeBuildpackId(bp.id), layer.name);
-      const diffId = trustRestored ? await unchangedRestoredTree(cache, layer.dir, imagePath) : undefined;
-      if (diffId) unchanged.set(`${bp.id}\0${layer.name}`, diffId);
+      const tree = trustRestored ? await unchangedRestoredTree(cache, layer.dir, imagePath) : undefined;
+      if (tree) unchanged.set(`${bp.id}\0${layer.name}`, { ...tree, dir: layer.dir });
       else pending.push({ bp, layer });
     }
   }
@@ -384,7 +387,7 @@ async function writeCache(
       if (!layer.types.cache) continue;
       const key = `${bp.id}\0${layer.name}`;
       const l = fromImage.get(key);
-      const sha = l?.diffId ?? unchanged.get(key);
+      const sha = l?.diffId ?? unchanged.get(key)?.diffId;
       if (!sha) continue;
       if (l) layers.set(l.diffId, l);
       entry.layers[layer.name] = { sha, data: layer.metadata, build: layer.types.build, launch: layer.types.launch, cache: true };
@@ -394,13 +397,12 @@ async function writeCache(
   const result = await cache.write({ buildpacks }, layers, input.signal);
   // Directories the build left exactly as restored become the cache's unpacked copies for the next restore.
   if (cache.keepTree) {
-    const kept = planned.filter((p) => p.owner && !p.spec && p.owner.layer.hasDir && p.owner.layer.types.cache);
     const trees = [
-      ...kept.map((p) => [p.reuse!.diffId, p.owner!.layer.dir] as const),
-      ...[...unchanged].map(([key, diffId]) => [diffId, input.build.buildpacks.flatMap((b) => b.layers.filter((l) => `${b.id}\0${l.name}` === key))[0]!.dir] as const),
+      ...planned.filter((p) => p.keptState).map((p) => ({ diffId: p.reuse!.diffId, dir: p.owner!.layer.dir, state: p.keptState! })),
+      ...unchanged.values(),
     ];
-    for (const [diffId, dir] of trees) {
-      await cache.keepTree(diffId, dir).catch((err: Error) => input.onWarning?.(`${cache.location}: not keeping ${dir} unpacked: ${err.message}`));
+    for (const { diffId, dir, state } of trees) {
+      await cache.keepTree(diffId, dir, state).catch((err: Error) => input.onWarning?.(`${cache.location}: not keeping ${dir} unpacked: ${err.message}`));
     }
   }
   return result;

@@ -6,7 +6,7 @@ import { openLayoutSink, openLayoutSource } from '../../registry/layout/index.js
 import { hexOf, type Digest, type Image } from '../../registry/oci/index.js';
 import { bufferLayer, imageOf, randomImage, tarOf } from '../../test/support/random-image.js';
 import { tempTrees } from '../../test/support/temp-tree.js';
-import { DirCache } from '../cache/index.js';
+import { DirCache, treeState } from '../cache/index.js';
 import { LIFECYCLE_METADATA_LABEL, serializeLifecycleMetadata, type LifecycleMetadata } from '../platform/index.js';
 import { analyze, emptyLifecycleMetadata, restore } from './index.js';
 
@@ -103,7 +103,7 @@ describe('platform.md "restorer" / buildpack.md "Layer Types", "Reusing Layers"'
     const { cache, cacheDir, cacheOnly, metadata } = await setup();
     const first = await trees.create();
     await restore({ layersDir: first, group: [{ id: 'example/bp' }], analyzed: { previousImage: { metadata } as never }, cache });
-    expect(await cache.keepTree(cacheOnly.diffId as Digest, join(first, 'example_bp', 'cacheonly'))).toBe(true);
+    expect(await cache.keepTree(cacheOnly.diffId as Digest, join(first, 'example_bp', 'cacheonly'), (await treeState(join(first, 'example_bp', 'cacheonly')))!)).toBe(true);
     const kept = join(cacheDir, 'trees', hexOf(cacheOnly.diffId as Digest));
     const keptData = join(kept, 'data.txt');
 
@@ -113,7 +113,7 @@ describe('platform.md "restorer" / buildpack.md "Layer Types", "Reusing Layers"'
     await expect(readFile(keptData, 'utf8')).rejects.toThrow(/ENOENT/); // moved, not copied
 
     // kept again, then altered in the cache: the blob is unpacked instead
-    expect(await cache.keepTree(cacheOnly.diffId as Digest, join(second, 'example_bp', 'cacheonly'))).toBe(true);
+    expect(await cache.keepTree(cacheOnly.diffId as Digest, join(second, 'example_bp', 'cacheonly'), (await treeState(join(second, 'example_bp', 'cacheonly')))!)).toBe(true);
     await writeFile(keptData, 'altered');
     const third = await trees.create();
     const warnings: string[] = [];

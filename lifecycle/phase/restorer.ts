@@ -68,9 +68,9 @@ export async function restore(input: RestoreInput): Promise<RestoreResult> {
           try {
             // an unpacked copy the cache kept is moved in (one rename); else the tar is unpacked
             if (input.cache!.takeTree) await mkdir(bpDir, { recursive: true });
-            const moved = (await input.cache!.takeTree?.(plan.entry.sha as Digest, dir).catch(() => false)) ?? false;
+            const moved = await input.cache!.takeTree?.(plan.entry.sha as Digest, dir).catch(() => undefined);
             if (!moved) await extractLayerTar(await input.cache!.open(plan.entry.sha as Digest), imagePath.slice(1), dir);
-            const state = await treeState(dir);
+            const state = moved ?? (await treeState(dir));
             if (state) noteRestoredTree(input.cache!, dir, { diffId: plan.entry.sha as Digest, imagePath, state });
           } catch (err) {
             if (input.signal?.aborted) throw err;
