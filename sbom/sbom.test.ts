@@ -137,6 +137,18 @@ describe('writers', () => {
     expect(doc.relationships.filter((x: { relationshipType: string }) => x.relationshipType === 'CONTAINS')).toHaveLength(6);
   });
 
+  it('every component type gets a primaryPackagePurpose the SPDX 2.3 schema allows (CycloneDX platform → APPLICATION)', async () => {
+    const schema = spdxSchema();
+    const types = ['library', 'application', 'framework', 'operating-system', 'container', 'file', 'platform'] as const;
+    const components: Component[] = types.map((type) => ({
+      name: `c-${type}`, version: '1.0.0', type, purl: `pkg:generic/c-${type}@1.0.0`, licenses: [], hashes: [], properties: [], sources: [],
+    }));
+    const text = writeSpdx({ ...sbom(), components });
+    if (schema) expect((await validateSbom(text, 'spdx', { spdxSchema: schema })).problems).toEqual([]);
+    const purposes = (JSON.parse(text).packages as { name: string; primaryPackagePurpose: string }[]).map((p) => `${p.name}=${p.primaryPackagePurpose}`);
+    expect(purposes).toEqual(expect.arrayContaining(['c-platform=APPLICATION', 'c-operating-system=OPERATING_SYSTEM', 'c-file=FILE', 'c-library=LIBRARY']));
+  });
+
   it('round-trips: components read back from both documents match', () => {
     const s = sbom();
     const key = (cs: Component[]) => cs.map((c) => `${c.purl} ${c.version}`).sort();

@@ -3,9 +3,23 @@ import type { WriterOptions } from './cyclonedx.js';
 import { documentTime, imagePurl, splitImageName, uuidV5 } from './identity.js';
 import { spdxExpressionOf } from './licenses.js';
 import { mergeComponents } from './merge.js';
-import { componentKey, ecosystemOf, licenseText, type Component, type License, type Sbom } from './model.js';
+import { componentKey, ecosystemOf, licenseText, type Component, type ComponentType, type License, type Sbom } from './model.js';
 
 const IMAGE_ID = 'SPDXRef-Image';
+
+/**
+ * CycloneDX component type → SPDX 2.3 primaryPackagePurpose (the schema's enum). SPDX has no PLATFORM: a
+ * runtime (CycloneDX `platform`, e.g. a Node or Python interpreter) is an executable program, APPLICATION.
+ */
+const PURPOSE: Record<ComponentType, string> = {
+  library: 'LIBRARY',
+  application: 'APPLICATION',
+  framework: 'FRAMEWORK',
+  'operating-system': 'OPERATING_SYSTEM',
+  container: 'CONTAINER',
+  file: 'FILE',
+  platform: 'APPLICATION',
+};
 
 /** `[A-Za-z0-9.-]+` only (SPDX 2.3 §3.2). */
 function sanitize(text: string): string {
@@ -96,7 +110,7 @@ export function writeSpdx(sbom: Sbom, options: WriterOptions = {}): string {
     if (refs.length) pkg.externalRefs = refs;
     const found = c.sources.map((s) => [s.buildpack, s.layer].filter(Boolean).join('/')).filter(Boolean);
     if (found.length) pkg.sourceInfo = `found in: ${[...new Set(found)].join(', ')}`;
-    pkg.primaryPackagePurpose = c.type === 'operating-system' ? 'OPERATING_SYSTEM' : c.type === 'container' ? 'CONTAINER' : c.type.toUpperCase();
+    pkg.primaryPackagePurpose = PURPOSE[c.type] ?? 'OTHER';
     packages.push(pkg);
   });
   const relationships = [
