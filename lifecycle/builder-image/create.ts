@@ -12,7 +12,7 @@ import {
   labelText, orderLabel, type BuilderMetadata, type BuildpackLayers, type LadingBuilderMetadata,
 } from './labels.js';
 import { mergeModules, modulesFromDir, modulesFromImage, readImage, type BuildpackModule } from './modules.js';
-import { moduleNeedsNode, NODE_DIR } from './node-layer.js';
+import { moduleNeedsNode, nodeLayerEntries } from './node-layer.js';
 
 /** Buildpack and Platform API versions lading's lifecycle implements (docs/lifecycle.md). */
 const BUILDPACK_APIS = ['0.10', '0.11', '0.12'];
@@ -120,7 +120,7 @@ export async function createBuilder(input: CreateBuilderInput): Promise<CreatedB
     if (wantNode) {
       const exe = input.node || process.execPath;
       nodeLayer = await createLayer(
-        { entries: [{ type: 'file', path: `${NODE_DIR}/bin/node`, source: exe, mode: 0o755 }] },
+        { entries: await nodeLayerEntries(exe) },
         { uid: 0, gid: 0, ...(input.tempDir ? { tempDir: input.tempDir } : {}) },
       );
       created.push(nodeLayer);

@@ -42,11 +42,11 @@ describe('sandboxEnv', () => {
   it('keeps the build\'s own path entries, then extra dirs and the image PATH; drops secrets and host-file settings', () => {
     const env = sandboxEnv(
       { PATH: '/layers/a/bin:/usr/bin:/workspace/node_modules/.bin', LD_LIBRARY_PATH: '/host/lib:/layers/a/lib', DOCKER_CONFIG: '/root/.docker', NPM_CONFIG_USERCONFIG: '/root/.npmrc', HTTPS_PROXY: 'http://proxy:3128', CNB_TARGET_OS: 'linux' },
-      { imageEnv: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/home/build', CNB_USER_ID: '1000' }, extraPath: ['/cnb/node/bin'] },
+      { imageEnv: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/home/build', CNB_USER_ID: '1000' }, extraPath: ['/cnb/node/bin'], extraLibraryPath: ['/cnb/node/lib'] },
     );
     expect(env).toEqual({
       PATH: '/layers/a/bin:/workspace/node_modules/.bin:/cnb/node/bin:/usr/local/bin:/usr/bin:/bin',
-      LD_LIBRARY_PATH: '/layers/a/lib',
+      LD_LIBRARY_PATH: '/layers/a/lib:/cnb/node/lib',
       HTTPS_PROXY: 'http://proxy:3128',
       CNB_TARGET_OS: 'linux',
       HOME: '/home/build',

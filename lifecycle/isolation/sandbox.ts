@@ -18,6 +18,8 @@ export interface SandboxOptions {
   imageEnv?: Readonly<Record<string, string>>;
   /** Directories put first on PATH inside (e.g. the builder's `/cnb/node/bin`). */
   extraPath?: readonly string[];
+  /** Directories put last on LD_LIBRARY_PATH inside (the node layer's C++ runtime, where the image has none). */
+  extraLibraryPath?: readonly string[];
 }
 
 /** Variables that name host files or secrets: never passed into the sandbox. */
@@ -60,13 +62,15 @@ export function sandboxIsolation(opts: SandboxOptions): Isolation {
 }
 
 /** The env inside: the host's filtered env minus host paths and secrets, the image's PATH and HOME. */
-export function sandboxEnv(env: Readonly<Env>, opts: Pick<SandboxOptions, 'imageEnv' | 'extraPath'>): Env {
+export function sandboxEnv(env: Readonly<Env>, opts: Pick<SandboxOptions, 'imageEnv' | 'extraPath' | 'extraLibraryPath'>): Env {
   const out: Env = {};
   for (const [k, v] of Object.entries(env)) if (!HOST_ONLY.test(k)) out[k] = v;
   const image = opts.imageEnv ?? {};
   for (const name of PATH_LISTS) {
     const own = (out[name] ?? '').split(':').filter((p) => p !== '' && OWN.some((o) => p === o || p.startsWith(`${o}/`)));
-    const base = name === 'PATH' ? [...(opts.extraPath ?? []), ...(image['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(':')] : (image[name] ?? '').split(':');
+    const base = name === 'PATH'
+      ? [...(opts.extraPath ?? []), ...(image['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(':')]
+      : [...(image[name] ?? '').split(':'), ...(name === 'LD_LIBRARY_PATH' ? (opts.extraLibraryPath ?? []) : [])];
     const list = [...own, ...base.filter((p) => p !== '')];
     if (list.length > 0) out[name] = [...new Set(list)].join(':');
     else delete out[name];

@@ -9,6 +9,7 @@ import { nodeRunImage } from './node-stack.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const SANDBOX_BUILDER = join(ROOT, 'test/fixtures/builders/sandbox/builder.toml');
+const NODE_BUILDER = join(ROOT, 'test/fixtures/builders/sandbox-node/builder.toml');
 const SECRET = 'lading-test-secret';
 
 /** `HOSTILE key=value` lines the hostile buildpack printed (its build output goes to lading's stderr). */
@@ -143,6 +144,20 @@ describe.skipIf(!requireTools('bwrap', 'apt-get', 'dpkg-deb'))('sandboxed builds
     } finally {
       rmSync(join(home, 'config.toml'), { force: true });
     }
+  }, 300_000);
+
+  it('a buildpack written in JavaScript runs sandboxed from the builder\'s node layer (the build image has no node and no libstdc++)', async () => {
+    const nodeBuilder = `oci:${temp('lading-sandbox-node-builder-')}:builder`;
+    const created = await lading(['builder', 'create', nodeBuilder, '--config', NODE_BUILDER, '--json'], { LADING_HOME: home });
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.json<{ node: boolean }>().node).toBe(true);
+    const app = temp('lading-sandbox-node-app-');
+    writeFileSync(join(app, 'greeting.txt'), 'Hello\n');
+    const r = await run(['build', `oci:${temp('lading-sandbox-node-out-')}:app`, '-p', app, '-B', nodeBuilder, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('Sandbox (untrusted builder)');
+    expect(r.stderr).toContain('SDK greeter 1.2.0');
+    expect(r.json<{ layers: { name: string }[] }>().layers.map((l) => l.name)).toContain('fixtures/sdk-greeter:greeter');
   }, 300_000);
 
   it('--isolation host with an untrusted builder, and --network none in host mode, are usage errors (exit 2)', async () => {

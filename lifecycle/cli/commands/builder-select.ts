@@ -6,7 +6,7 @@ import { LadingError } from '../../../registry/oci/index.js';
 import { openSource, type OpenOptions } from '../../../registry/open.js';
 import { familiarName, parseReference } from '../../../registry/reference.js';
 import { readTomlFile, tomlFields } from '../../buildpack/index.js';
-import { isBuilderDirectory, NODE_DIR, openBuilderImage, readImage, stackUser, unpackRootfs } from '../../builder-image/index.js';
+import { hasCxxRuntime, isBuilderDirectory, NODE_DIR, NODE_LIB_DIR, openBuilderImage, readImage, stackUser, unpackRootfs } from '../../builder-image/index.js';
 import { sandboxIsolation, type Isolation } from '../../isolation/index.js';
 import { readBuilderConfig, type BuilderConfig } from '../../platform/index.js';
 import type { Output } from '../output.js';
@@ -76,7 +76,8 @@ export async function selectBuilder(args: BuilderSelectArgs, options: OpenOption
     const why = args.isolation === 'sandbox' ? '--isolation sandbox' : !trusted ? 'untrusted builder' : 'the builder asks for it';
     out.log(`Sandbox (${why}): buildpacks run in ${args.builder} as ${user.uid}:${user.gid}${args.network === 'none' ? ', no network' : ''}`);
     const extra = builder.lading?.nodeLayer ? [`${NODE_DIR}/bin`] : [];
-    return { config: builder.config, trusted, isolation: await sandbox(rootfs, user, imageEnv(builder.image.config.config?.Env), extra, args.network), close: () => builder.close() };
+    const libs = builder.lading?.nodeLayer && !hasCxxRuntime(rootfs) ? [NODE_LIB_DIR] : [];
+    return { config: builder.config, trusted, isolation: await sandbox(rootfs, user, imageEnv(builder.image.config.config?.Env), extra, args.network, libs), close: () => builder.close() };
   } catch (err) {
     await builder.close().catch(() => undefined);
     throw err;
@@ -87,9 +88,9 @@ function checkNetworkFlag(args: BuilderSelectArgs, sandboxed: boolean): void {
   if (args.network === 'none' && !sandboxed) throw new LadingError('USAGE', '--network none needs a sandboxed build (--isolation sandbox): host-mode buildpacks share the machine\'s network');
 }
 
-async function sandbox(rootfs: string, user: { uid: number; gid: number }, env: Record<string, string>, extraPath: string[], network: string | undefined): Promise<Isolation> {
+async function sandbox(rootfs: string, user: { uid: number; gid: number }, env: Record<string, string>, extraPath: string[], network: string | undefined, extraLibraryPath: string[] = []): Promise<Isolation> {
   const tool = await findBwrap();
-  return sandboxIsolation({ tool, rootfs, uid: user.uid, gid: user.gid, network: network === 'none' ? 'none' : 'default', imageEnv: env, extraPath });
+  return sandboxIsolation({ tool, rootfs, uid: user.uid, gid: user.gid, network: network === 'none' ? 'none' : 'default', imageEnv: env, extraPath, extraLibraryPath });
 }
 
 async function findBwrap(): Promise<string> {
