@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireTools } from '../support/tools.js';
+import { expectRecall, imageNpmPackages, type Manager } from './node-sbom-recall.js';
 import { copyFixture, fetchAnswer, nodeBuilder, nodeRunImage, type NodeBuild } from './node-stack.js';
 
 /** The other Node.js fixtures, run under runc, and bad input; one --cache-dir, so each Node version downloads once. */
@@ -12,6 +13,8 @@ describe.skipIf(!requireTools('umoci', 'runc', 'apt-get', 'dpkg-deb'))('Node.js 
   let build: NodeBuild;
   let n = 0;
   const out = () => join(tmp, `out-${++n}`);
+  /** Issue 7: every package the fixture's own package manager lists for production is in the image SBOM. */
+  const recall = (layout: string, manager: Manager, fixture: string) => expectRecall({ image: `oci:${layout}:app`, home: join(tmp, 'home'), manager, fixture, work: join(tmp, 'recall') });
 
   beforeAll(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'lading-node-apps-'));
@@ -30,7 +33,10 @@ describe.skipIf(!requireTools('umoci', 'runc', 'apt-get', 'dpkg-deb'))('Node.js 
     const { answer } = await fetchAnswer(o);
     expect(answer).toMatchObject({ app: 'node-no-deps', nodeEnv: 'production', uid: 1000 });
     expect(String(answer['node'])).toMatch(/^v24\./);
-  });
+    // Nothing to list but the npm that ships with the runtime.
+    mkdirSync(join(tmp, 'recall'), { recursive: true });
+    expect([...(await imageNpmPackages(`oci:${o}:app`, join(tmp, 'home'), join(tmp, 'recall', 'no-deps.cdx.json')))].map((p) => p.replace(/@[^@]+$/, ''))).toEqual(['npm']);
+  }, 300_000);
 
   it('a TypeScript app: the build script compiles with dev dependencies, which are pruned from the image', async () => {
     const o = out();
@@ -42,7 +48,8 @@ describe.skipIf(!requireTools('umoci', 'runc', 'apt-get', 'dpkg-deb'))('Node.js 
     expect(log).toContain('npm prune --omit=dev');
     const { answer } = await fetchAnswer(o);
     expect(answer).toMatchObject({ app: 'node-typescript', compiled: true, nodeEnv: 'production', uid: 1000, devDependencyPresent: false });
-  });
+    expect(await recall(o, 'npm', 'node-typescript')).not.toContainEqual(expect.stringMatching(/^typescript@/));
+  }, 300_000);
 
   it('.nvmrc pins Node 18; main starts the app', async () => {
     const o = out();
@@ -52,7 +59,8 @@ describe.skipIf(!requireTools('umoci', 'runc', 'apt-get', 'dpkg-deb'))('Node.js 
     const { answer } = await fetchAnswer(o);
     expect(answer).toMatchObject({ app: 'node-nvmrc', nodeEnv: 'production', uid: 1000, isNumber: true });
     expect(String(answer['node'])).toMatch(/^v18\./);
-  });
+    expect(await recall(o, 'npm', 'node-nvmrc')).toContain('is-number@7.0.0');
+  }, 300_000);
 
   it('an npm workspace: BP_NODE_PROJECT_PATH picks the member, the root lockfile installs, the member links to its sibling', async () => {
     const o = out();
@@ -63,7 +71,8 @@ describe.skipIf(!requireTools('umoci', 'runc', 'apt-get', 'dpkg-deb'))('Node.js 
     expect(log).toContain('Installing the npm workspace at /workspace (members: packages/lib, packages/web)');
     const { answer } = await fetchAnswer(o);
     expect(answer).toMatchObject({ app: 'node-workspace', message: 'hello web from @demo/lib (is-number says true)', nodeEnv: 'production', uid: 1000, cwd: '/workspace/packages/web' });
-  });
+    expect(await recall(o, 'npm', 'node-workspace')).toContain('is-number@7.0.0');
+  }, 300_000);
 
   it('pnpm: the version packageManager names, from the npm registry; production dependencies only; reused when unchanged', async () => {
     const o = out();
@@ -81,11 +90,12 @@ describe.skipIf(!requireTools('umoci', 'runc', 'apt-get', 'dpkg-deb'))('Node.js 
     expect(bom.components.map((c) => c.purl)).toEqual(['pkg:npm/is-number@7.0.0']);
     expect(JSON.stringify(bom.components[0]!.licenses)).toContain('MIT');
     expect(bom.components[0]!.hashes).toHaveLength(1);
+    expect(await recall(o, 'pnpm', 'node-pnpm')).toEqual(['is-number@7.0.0']);
     const again = await build(app, o);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout + again.stderr).not.toContain('Running pnpm');
     expect(again.json<{ digest: string }>().digest).toBe(r.json<{ digest: string }>().digest);
-  });
+  }, 300_000);
 
   it('a pnpm workspace: BP_NODE_PROJECT_PATH picks the member, the root pnpm-lock.yaml installs, the member links to its sibling; reused when unchanged', async () => {
     const o = out();
@@ -104,11 +114,12 @@ describe.skipIf(!requireTools('umoci', 'runc', 'apt-get', 'dpkg-deb'))('Node.js 
     const cdx = readdirSync(sboms, { recursive: true }).map(String).find((f) => f.includes('lading_nodejs') && f.includes('modules') && f.endsWith('sbom.cdx.json'));
     const bom = JSON.parse(readFileSync(join(sboms, cdx!), 'utf8')) as { components: { purl: string }[] };
     expect(bom.components.map((c) => c.purl).sort()).toEqual(['pkg:npm/debug@4.4.3', 'pkg:npm/is-number@7.0.0', 'pkg:npm/ms@2.1.3']);
+    expect(await recall(o, 'pnpm', 'node-pnpm-workspace')).toEqual(['debug@4.4.3', 'is-number@7.0.0', 'ms@2.1.3']);
     const again = await build(copyFixture('node-pnpm-workspace', join(tmp, 'pnpm-workspace-again')), o, ['-e', 'BP_NODE_PROJECT_PATH=packages/web']);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout + again.stderr).not.toContain('Running pnpm');
     expect(again.json<{ digest: string }>().digest).toBe(r.json<{ digest: string }>().digest);
-  });
+  }, 300_000);
 
   it('a native addon (C, node-gyp) is compiled at install time against the selected Node\'s headers, not the host\'s, and runs', async () => {
     const o = out();
@@ -129,7 +140,8 @@ describe.skipIf(!requireTools('umoci', 'runc', 'apt-get', 'dpkg-deb'))('Node.js 
     // The headers were those of the runtime in the image: the addon reports the same version.
     expect(`v${String(answer['builtFor'])}`).toBe(answer['node']);
     expect(process.version.startsWith('v22.')).toBe(false);
-  });
+    expect(await recall(o, 'npm', 'node-native')).toEqual(['native-greeting@1.0.0']);
+  }, 300_000);
 
   /** A copy of the express fixture with package.json changed by `edit`. */
   const express = (name: string, edit: (pkg: Record<string, unknown>) => void) => {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lading, type CliResult } from '../support/cli.js';
 import { startRegistry, type TestRegistry } from '../support/registry.js';
 import { requireTools } from '../support/tools.js';
+import { expectRecall } from './node-sbom-recall.js';
 import { copyFixture, fetchAnswer, NODE_BUILDPACK, nodeRunImage, type BuildJson } from './node-stack.js';
 
 /**
@@ -67,6 +68,9 @@ describe.skipIf(!requireTools('docker-registry', 'umoci', 'runc', 'apt-get', 'dp
       expect(JSON.stringify(bom.components.find((c) => c.name === 'debug')!.licenses)).toContain('MIT');
       // yarn classic's lockfile carries the npm integrity; berry's checksums are of its own cache archives.
       if (flavor === 'classic') expect(bom.components.every((c) => c.hashes?.some((h) => h.alg === 'SHA-512'))).toBe(true);
+      // Issue 7: what yarn itself lists for production (yarn list / berry's install state) is in the image SBOM.
+      const listed = await expectRecall({ image: `docker://${ref}`, home: join(tmp, 'home'), manager: `yarn-${flavor}`, fixture: `node-yarn-${flavor}`, work: join(tmp, 'recall') });
+      expect(listed).toEqual(['debug@4.4.3', 'is-number@7.0.0', 'ms@2.1.3']);
 
       const again = await build(ref, copyFixture(`node-yarn-${flavor}`, join(tmp, `${flavor}-elsewhere`)));
       const againLog = again.stdout + again.stderr;

@@ -1,33 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lading } from '../support/cli.js';
-import { cdxComponents, cyclonedxErrors } from '../support/sbom.js';
 import { requireTools } from '../support/tools.js';
+import { flattenNpmLs, imageNpmPackages } from './node-sbom-recall.js';
 import { copyFixture, nodeBuilder, nodeRunImage, type NodeBuild } from './node-stack.js';
-
-interface NpmNode { version?: string; dependencies?: Record<string, NpmNode> }
-
-/** `npm ls --all --json`'s tree as sorted, unique `name@version` pairs (deduped entries carry their version too). */
-function flatten(tree: NpmNode): string[] {
-  const out = new Set<string>();
-  const walk = (deps?: Record<string, NpmNode>) => {
-    for (const [name, node] of Object.entries(deps ?? {})) {
-      if (node.version) out.add(`${name}@${node.version}`);
-      walk(node.dependencies);
-    }
-  };
-  walk(tree.dependencies);
-  return [...out].sort();
-}
-
-/** `pkg:npm/%40scope/name@1.2.3?…` → `@scope/name@1.2.3`. */
-function npmPurl(purl: string): string | undefined {
-  const m = /^pkg:npm\/([^@?#]+)@([^?#]+)/.exec(purl);
-  return m ? `${decodeURIComponent(m[1]!)}@${decodeURIComponent(m[2]!)}` : undefined;
-}
 
 /**
  * Issue 7's recall against an independent listing: every package `npm ls --all --omit=dev --json` reports for
@@ -50,18 +28,13 @@ describe.skipIf(!requireTools('npm', 'umoci', 'apt-get', 'dpkg-deb'))('Node.js i
     const out = join(tmp, 'out');
     const r = await build(copyFixture('node-express', join(tmp, 'app')), out);
     expect(r.code, r.stderr + r.stdout).toBe(0);
-    const file = join(tmp, 'sbom.cdx.json');
-    const s = await lading(['sbom', `oci:${out}:app`, '--format', 'cyclonedx', '-o', file], { LADING_HOME: join(tmp, 'home') });
-    expect(s.code, s.stderr).toBe(0);
-    const text = readFileSync(file, 'utf8');
-    expect(await cyclonedxErrors(text)).toEqual([]);
-    const npmComponents = new Set(cdxComponents(JSON.parse(text)).map((c) => (c.purl ? npmPurl(c.purl) : undefined)).filter((p): p is string => !!p));
+    const npmComponents = await imageNpmPackages(`oci:${out}:app`, join(tmp, 'home'), join(tmp, 'sbom.cdx.json'));
 
     // The independent listing: the fixture installed on the host, as npm itself reports it.
     const host = copyFixture('node-express', join(tmp, 'host'));
     const npmEnv = { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
     execFileSync('npm', ['ci', '--omit=dev', '--ignore-scripts'], { cwd: host, env: npmEnv, stdio: 'pipe' });
-    const listed = flatten(JSON.parse(execFileSync('npm', ['ls', '--all', '--omit=dev', '--json'], { cwd: host, env: npmEnv, stdio: ['ignore', 'pipe', 'pipe'] }).toString()) as NpmNode);
+    const listed = flattenNpmLs(JSON.parse(execFileSync('npm', ['ls', '--all', '--omit=dev', '--json'], { cwd: host, env: npmEnv, stdio: ['ignore', 'pipe', 'pipe'] }).toString()) as Parameters<typeof flattenNpmLs>[0]);
     expect(listed.length).toBeGreaterThan(50); // express 4 and its tree
     expect(listed.some((p) => p.startsWith('express@4.'))).toBe(true);
     expect(listed.some((p) => p.startsWith('is-number@'))).toBe(false); // a dev dependency: not in either
