@@ -18,7 +18,7 @@ import { appComponents } from './libraries-sbom.js';
 import { classPath } from './manifest.js';
 import { builtArtifact } from './maven.js';
 import { projectKind } from './project.js';
-import { DEFAULT_JLINK_ARGUMENTS, jlink, requiredModules, runtimeLibraries } from './runtime.js';
+import { DEFAULT_JLINK_ARGUMENTS, installJre, jlink, requiredModules, runtimeLibraries } from './runtime.js';
 import { jvmVersionRequest } from './version.js';
 
 /** The heap settings every process starts with unless the user sets JAVA_TOOL_OPTIONS. */
@@ -118,22 +118,32 @@ export async function build(ctx: BuildContext): Promise<BuildResult> {
     modules = await requiredModules(await jdkHome(), jdk.feature, launch.scan, [], log);
   }
   const jlinkEnabled = (ctx.config('BP_JVM_JLINK_ENABLED') ?? 'true').trim().toLowerCase() !== 'false';
-  if (!jlinkEnabled) throw new BuildpackError('CONFIG', 'BP_JVM_JLINK_ENABLED=false: a runtime from the JRE package is not available yet; the jlink\'d runtime is the only one (docs/buildpacks/java.md)');
   const jlinkArgs = ctx.config('BP_JVM_JLINK_ARGS')?.trim() || DEFAULT_JLINK_ARGUMENTS;
+  const triplet = ctx.target.arch === 'arm64' ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu';
 
   const { layer: jre } = await contributeLayer(
     ctx.layers,
     'jre',
     {
       types: { launch: true },
-      expected: { jdk: jdk.key, modules, jlink: jlinkArgs },
+      expected: jlinkEnabled ? { jdk: jdk.key, modules, jlink: jlinkArgs } : { jdk: jdk.key, runtime: 'jre-package' },
       build: async (l) => {
         const home = await jdkHome();
+        if (!jlinkEnabled) {
+          log.info(`  The JRE from Debian's packages (BP_JVM_JLINK_ENABLED=false)`);
+          const jre = await installJre(jdk.feature, jdk.debVersion, l.path, { env: ctx.env, logger: log, cacheDir: debCache.path, javaHome: home });
+          await l.env('launch').prepend('PATH', join(jre.home, 'bin'), ':');
+          await l.env('launch').prepend('LD_LIBRARY_PATH', [join(l.path, 'usr', 'lib', triplet), join(l.path, 'lib', triplet)].join(':'), ':');
+          await l.env('launch').override('JAVA_HOME', jre.home);
+          await l.env('launch').default('JAVA_TOOL_OPTIONS', DEFAULT_JAVA_TOOL_OPTIONS);
+          l.metadata['java'] = join(jre.home, 'bin', 'java');
+          l.metadata['sbom'] = json(jre.packages.map((d): SbomComponent => ({ name: d.name, version: d.version, purl: d.purl, ...(d.name.startsWith('openjdk-') ? { cpe: jdk.cpe, type: 'application' as const } : {}), ...(d.checksum.startsWith('sha256:') ? { hashes: { sha256: d.checksum.slice(7) } } : {}) })));
+          return;
+        }
         log.info(`  jlink --add-modules ${modules.join(',')}`);
         await jlink(home, modules, l.path, jlinkArgs);
         const libs = await runtimeLibraries(l.path, join(l.path, 'os'), { env: ctx.env, logger: log, cacheDir: debCache.path });
         if (libs.packages.length) {
-          const triplet = ctx.target.arch === 'arm64' ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu';
           await l.env('launch').prepend('LD_LIBRARY_PATH', [join(l.path, 'os', 'usr', 'lib', triplet), join(l.path, 'os', 'lib', triplet)].join(':'), ':');
         }
         await l.env('launch').override('JAVA_HOME', l.path);
@@ -147,6 +157,7 @@ export async function build(ctx: BuildContext): Promise<BuildResult> {
           licenses: ['GPL-2.0-only WITH Classpath-exception-2.0'],
         };
         const os = libs.packages.map((d): SbomComponent => ({ name: d.name, version: d.version, purl: d.purl, ...(d.checksum.startsWith('sha256:') ? { hashes: { sha256: d.checksum.slice(7) } } : {}) }));
+        l.metadata['java'] = join(l.path, 'bin', 'java');
         l.metadata['sbom'] = json([runtime, ...os]);
       },
     },
@@ -156,7 +167,7 @@ export async function build(ctx: BuildContext): Promise<BuildResult> {
   await ctx.layers.writeSbom('launch', await appComponents(app, launch.scan));
   await ctx.layers.writeSbom('build', buildComponents);
 
-  const java = join(jre.path, 'bin', 'java');
+  const java = typeof jre.metadata['java'] === 'string' ? jre.metadata['java'] : join(jre.path, 'bin', 'java');
   const processes = ['web', 'executable-jar'].map((type) => {
     if (!PROCESS_TYPE_RE.test(type)) throw new BuildpackError('CONFIG', `${type} is not a valid process type`);
     return { type, command: [java, ...launch.args], default: type === 'web' };

@@ -1,4 +1,5 @@
-import { lstat, readdir, rm } from 'node:fs/promises';
+import { copyFile, lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { execa } from 'execa';
 import { aptClosure, BuildpackError, installDebs, runImagePackages, type DependencyDescription, type Logger } from '../../lib/index.js';
@@ -102,3 +103,34 @@ export async function runtimeLibraries(runtime: string, dest: string, o: { env: 
 }
 
 export const isDir = (p: string) => lstat(p).then((s) => s.isDirectory(), () => false);
+
+/**
+ * BP_JVM_JLINK_ENABLED=false: Debian's `openjdk-<N>-jre-headless` and its Depends closure minus the run image's
+ * packages, unpacked into `dest`. Debian's `cacerts` is a link to a keystore that ca-certificates-java's
+ * maintainer script writes, and no maintainer script runs here: the JDK's own CA store (from its java.base
+ * jmod) takes its place. Returns JAVA_HOME, the library dirs and the packages.
+ */
+export async function installJre(feature: number, debVersion: string, dest: string, o: { env: Readonly<Record<string, string | undefined>>; logger: Logger; cacheDir: string; javaHome: string }): Promise<{ home: string; packages: DependencyDescription[] }> {
+  const installed = await runImagePackages(o.env, 'base');
+  const root = `openjdk-${feature}-jre-headless`;
+  const debs = await aptClosure([root], { env: o.env, installed, exclude: ['ca-certificates-java', 'java-common', 'libc6', 'libc-bin'] });
+  const jre = debs.find((d) => d.name === root);
+  if (jre && jre.version !== debVersion) {
+    throw new BuildpackError('DEPENDENCY_UNRESOLVED', `BP_JVM_JLINK_ENABLED=false takes the JRE apt installs (${root} ${jre.version}), but the build resolved Java ${debVersion}; set BP_JVM_VERSION to match or use the jlink'd runtime`);
+  }
+  o.logger.info(`  ${root} and ${debs.length - 1} more Debian package(s) the run image lacks`);
+  const packages = await installDebs(debs, dest, { env: o.env, logger: o.logger, cacheDir: o.cacheDir, exclude: ['./usr/share/doc', './usr/share/man', './usr/share/locale', './usr/share/lintian'] });
+  const jvm = join(dest, 'usr', 'lib', 'jvm');
+  const dir = (await readdir(jvm)).find((d) => d.startsWith(`java-${feature}-openjdk-`));
+  if (!dir) throw new BuildpackError('DEPENDENCY_FETCH', `${root} left no ${jvm}/java-${feature}-openjdk-<arch>`);
+  const home = join(jvm, dir);
+  const work = await mkdtemp(join(tmpdir(), 'lading-java-jmod-'));
+  try {
+    await run(join(o.javaHome, 'bin', 'jmod'), ['extract', '--dir', work, join(o.javaHome, 'jmods', 'java.base.jmod')], 'reading the JDK\'s CA certificates');
+    await rm(join(home, 'lib', 'security', 'cacerts'), { force: true });
+    await copyFile(join(work, 'lib', 'security', 'cacerts'), join(home, 'lib', 'security', 'cacerts'));
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  return { home, packages };
+}
