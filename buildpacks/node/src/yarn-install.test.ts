@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { yarnFlavor, yarnrcSetting, yarnVersionRequest } from './yarn-install.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { berryEnv, yarnFlavor, yarnrcSetting, yarnVersionRequest } from './yarn-install.js';
 
 describe('yarn version and flavour', () => {
   it('BP_YARN_VERSION > packageManager > a default by the lockfile format', () => {
@@ -23,5 +26,29 @@ describe('yarn version and flavour', () => {
     expect(yarnrcSetting(rc, 'nodeLinker')).toBe('node-modules');
     expect(yarnrcSetting(rc, 'npmRegistryServer')).toBe('http://r.test');
     expect(yarnrcSetting(rc, 'httpsCaFilePath')).toBeUndefined();
+  });
+});
+
+describe('berry settings from the user npm configuration', () => {
+  const project = (dir: string) => ({ dir, hasYarnLock: true, hasPnpmLock: false });
+  const ctxWith = (env: Record<string, string>) => ({ env }) as unknown as Parameters<typeof berryEnv>[0];
+
+  it('passes the npm registry, token, cafile and strict-ssl as YARN_* when .yarnrc.yml names no registry', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lading-berry-env-'));
+    try {
+      await writeFile(join(dir, 'user.npmrc'), 'registry=http://r.test/npm/\n//r.test/npm/:_authToken=tok\ncafile=/etc/ca.pem\nstrict-ssl=false\n');
+      const env = await berryEnv(ctxWith({ NPM_CONFIG_USERCONFIG: join(dir, 'user.npmrc'), NPM_CONFIG_GLOBALCONFIG: join(dir, 'none') }), project(dir), '', join(dir, 'cache'));
+      expect(env).toMatchObject({ YARN_NPM_REGISTRY_SERVER: 'http://r.test/npm', YARN_NPM_AUTH_TOKEN: 'tok', YARN_HTTPS_CA_FILE_PATH: '/etc/ca.pem', YARN_ENABLE_STRICT_SSL: 'false', YARN_NODE_LINKER: 'node-modules', YARN_IGNORE_PATH: '1' });
+      // yarn's own registry setting wins: nothing of npm's is passed.
+      const own = await berryEnv(ctxWith({ NPM_CONFIG_USERCONFIG: join(dir, 'user.npmrc') }), project(dir), 'npmRegistryServer: "http://own.test"\n', join(dir, 'cache'));
+      expect(own['YARN_NPM_REGISTRY_SERVER']).toBeUndefined();
+      expect(own['YARN_NPM_AUTH_TOKEN']).toBeUndefined();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a linker other than node-modules, naming .yarnrc.yml', async () => {
+    await expect(berryEnv(ctxWith({}), project('/workspace'), 'nodeLinker: pnp\n', '/cache')).rejects.toThrow('/workspace/.yarnrc.yml: nodeLinker "pnp" is not supported; this buildpack installs with the node-modules linker');
   });
 });
