@@ -58,7 +58,7 @@ describe.skipIf(!requireTools('docker-registry', 'umoci', 'runc', 'apt-get', 'dp
     return { ...r, log: r.stderr + r.stdout };
   };
   /** The wheel directory as the only package source: --find-links and no index (PyPI is unreachable here). */
-  const offline = () => ['-e', `BP_PIP_FIND_LINKS=${wheels}`, '-e', 'PIP_NO_INDEX=1'];
+  const offline = (dir = wheels) => ['-e', `BP_PIP_FIND_LINKS=${dir}`, '-e', 'PIP_NO_INDEX=1'];
   const pull = async (ref: string) => {
     const layout = temp('lading-python-pulled-');
     const r = await lading(['copy', `docker://${ref}`, `oci:${layout}:app`]);
@@ -154,7 +154,7 @@ describe.skipIf(!requireTools('docker-registry', 'umoci', 'runc', 'apt-get', 'dp
     expect(JSON.stringify(greeting?.licenses)).toContain('MIT');
   }, 600_000);
 
-  it('python-requirements again from another directory: pip does not run, nothing is uploaded, same digest; a cold build elsewhere gives the same digest too', async () => {
+  it('python-requirements again from another directory: pip does not run, nothing is uploaded, same digest; a cold build elsewhere (other cache, other wheel directory) gives the same digest too', async () => {
     expect(requirementsDigest).toMatch(/^sha256:/);
     const ref = `${registry.host}/python/requirements:v1`;
     const again = await build(ref, checkout('python-requirements'), offline());
@@ -164,8 +164,11 @@ describe.skipIf(!requireTools('docker-registry', 'umoci', 'runc', 'apt-get', 'dp
     expect(again.json<BuildJson>().digest).toBe(requirementsDigest);
     expect(again.json<BuildJson>().uploaded).toBe(0);
 
-    // Nothing shared: another cache, another repository; the interpreter is installed and compiled again.
-    const cold = await build(`${registry.host}/python/requirements-cold:v1`, checkout('python-requirements'), offline(), temp('lading-python-cache-'));
+    // Nothing shared: another cache, another repository, the wheels in another directory; the interpreter is
+    // installed and compiled again, pip runs again.
+    const otherWheels = temp('lading-python-wheels-');
+    cpSync(wheels, otherWheels, { recursive: true });
+    const cold = await build(`${registry.host}/python/requirements-cold:v1`, checkout('python-requirements'), offline(otherWheels), temp('lading-python-cache-'));
     expect(cold.code, cold.log).toBe(0);
     expect(cold.log).toContain('Building layer cpython (no previous layer)');
     expect(cold.log).toContain('Successfully installed greeting-1.2.0');

@@ -45,7 +45,10 @@ export async function treeChecksum(root: string): Promise<string> {
   return h.digest('hex');
 }
 
-/** Local --find-links directories by their files' names and contents (a new wheel there changes the install). */
+/**
+ * Local --find-links directories by their files' names and contents (a new wheel there changes the install);
+ * URLs as they are. Directory paths stay out: they are the build machine's, and the key ends up in a label.
+ */
 async function findLinksKey(links: readonly string[]): Promise<string[]> {
   const out: string[] = [];
   for (const l of links) {
@@ -57,10 +60,10 @@ async function findLinksKey(links: readonly string[]): Promise<string[]> {
     }
     for (const f of files.sort()) {
       const p = join(dir, f);
-      if ((await stat(p)).isFile()) out.push(`${l}/${f} ${sha256(await readFile(p))}`);
+      if ((await stat(p)).isFile()) out.push(`${f} ${sha256(await readFile(p))}`);
     }
   }
-  return out;
+  return out.sort();
 }
 
 /** Pipfile `[packages]` as requirement lines (name and version; extras and markers kept); VCS/path entries are refused. */
@@ -126,7 +129,7 @@ export async function installPackages(ctx: BuildContext, project: PythonProject,
   const configs: string[] = [];
   for (const f of pipConfigFiles({ ...ctx.env, ...pipEnv })) {
     const c = await readFile(f, 'utf8').catch(() => undefined);
-    if (c !== undefined) configs.push(`${f} ${sha256(c)}`);
+    if (c !== undefined) configs.push(sha256(c));
   }
   const cache = await ctx.layers.layer('pip-cache', { cache: true });
   await mkdir(cache.path, { recursive: true });
@@ -137,10 +140,16 @@ export async function installPackages(ctx: BuildContext, project: PythonProject,
     requirements: reqs ? [...reqs.files].map(([f, c]) => `${relative(app, f) || f} ${sha256(c)}`) : [],
     pipfile: pipfileLines,
     project: installProject ? await treeChecksum(app) : '',
-    'pip-env': Object.entries(pipEnv).map(([k, v]) => `${k}=${v}`),
-    'find-links': await findLinksKey([...findLinks, ...(pipEnv['PIP_FIND_LINKS'] ?? '').split(/\s+/).filter((s) => s !== '')]),
-    'pip-config': configs,
-    'build-isolation': ctx.config('BP_PIP_BUILD_ISOLATION') ?? '',
+    // One digest of the pip settings: their values hold host paths (find-links, config files) that must not
+    // reach the image's labels, while the contents they name must still decide reuse.
+    'pip-settings': sha256(
+      JSON.stringify({
+        env: Object.entries(pipEnv).filter(([k]) => k !== 'PIP_FIND_LINKS' && k !== 'PIP_CONFIG_FILE').map(([k, v]) => `${k}=${v}`),
+        findLinks: await findLinksKey([...findLinks, ...(pipEnv['PIP_FIND_LINKS'] ?? '').split(/\s+/).filter((s) => s !== '')]),
+        configs,
+        buildIsolation: ctx.config('BP_PIP_BUILD_ISOLATION') ?? '',
+      }),
+    ),
   };
 
   const { layer, reused } = await contributeLayer(
