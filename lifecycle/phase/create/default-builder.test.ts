@@ -25,10 +25,10 @@ describe('the default builder (stacks/bookworm/builder.toml)', () => {
     }
   });
 
-  it('lists buildpacks/node and buildpacks/go by relative uri, in the default order node, go', async () => {
+  it('lists buildpacks/node, go, java and python by relative uri, in that default order', async () => {
     const c = await readBuilderConfig(defaultBuilderDir());
-    expect(c.buildpacks.map((b) => b.dir)).toEqual([join(ROOT, 'buildpacks/node'), join(ROOT, 'buildpacks/go')]);
-    expect(c.order.map((g) => g.map((e) => e.id))).toEqual([['lading/nodejs'], ['lading/go']]);
+    expect(c.buildpacks.map((b) => b.dir)).toEqual(['node', 'go', 'java', 'python'].map((n) => join(ROOT, 'buildpacks', n)));
+    expect(c.order.map((g) => g.map((e) => e.id))).toEqual([['lading/nodejs'], ['lading/go'], ['lading/java'], ['lading/python']]);
   });
 
   it("names the stack's run images as `lading stack build` stores them: run-base (base) and run-static (static)", async () => {
@@ -41,11 +41,13 @@ describe('the default builder (stacks/bookworm/builder.toml)', () => {
     expect(stack.images.map((i) => i.name)).toEqual(expect.arrayContaining(['run-base', 'run-static']));
   });
 
-  const present = ['node', 'go'].every((n) => existsSync(join(ROOT, 'buildpacks', n, 'buildpack.toml')));
+  const present = ['node', 'go', 'java', 'python'].every((n) => existsSync(join(ROOT, 'buildpacks', n, 'buildpack.toml')));
   it.runIf(present)('its order resolves against the buildpacks its uris point to', async () => {
     const c = await readBuilderConfig(defaultBuilderDir());
     const catalog = await loadBuilderCatalog(c);
     expect(catalog.findBuildpack('lading/go').info.id).toBe('lading/go');
     expect(catalog.findBuildpack('lading/nodejs').info.id).toBe('lading/nodejs');
+    expect(catalog.findBuildpack('lading/java').info.id).toBe('lading/java');
+    expect(catalog.findBuildpack('lading/python').info.id).toBe('lading/python');
   });
 });
