@@ -129,9 +129,10 @@ export async function contributeInterpreter(ctx: BuildContext, request: VersionR
         l.metadata['components'] = JSON.stringify(described.map(debComponent));
         await mkdir(join(l.path, 'bin'), { recursive: true });
         for (const name of ['python', 'python3']) await symlink(`../usr/bin/python${minor}`, join(l.path, 'bin', name));
-        // Byte-identical layers need no __pycache__ written at run time (the layer is read by uid 1000).
+        // The regression test suite (when a package ships it) is never imported by an app.
         await rm(join(l.path, 'usr', 'lib', `python${minor}`, 'test'), { recursive: true, force: true });
         const runEnv = await runtimeEnv(l.path);
+        // Debian compiles in postinst, which never runs here: compiled now, so nothing is written at run time.
         await compileBytecode(join(l.path, 'usr', 'bin', `python${minor}`), [join(l.path, 'usr', 'lib', `python${minor}`)], { ...env, ...runEnv });
         await l.env().override('PYTHONHOME', runEnv['PYTHONHOME'] as string);
         if (runEnv['LD_LIBRARY_PATH']) await l.env().prepend('LD_LIBRARY_PATH', runEnv['LD_LIBRARY_PATH'], ':');
