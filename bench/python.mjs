@@ -41,7 +41,10 @@ try {
   delete env.SOURCE_DATE_EPOCH;
 
   const wheels = join(tmp, 'wheels');
-  execFileSync(python, ['-m', 'pip', 'wheel', '--no-deps', '--no-index', '--no-build-isolation', '-q', '-w', wheels, join(root, 'test/fixtures/apps/python-greeting-lib')],
+  // Built from a copy: setuptools writes build/ and *.egg-info next to the sources.
+  const lib = join(tmp, 'greeting-lib');
+  cpSync(join(root, 'test/fixtures/apps/python-greeting-lib'), lib, { recursive: true });
+  execFileSync(python, ['-m', 'pip', 'wheel', '--no-deps', '--no-index', '--no-build-isolation', '-q', '-w', wheels, lib],
     { stdio: 'pipe', env: { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: '1' } });
   const app = join(tmp, 'app');
   cpSync(join(root, 'test/fixtures/apps/python-requirements'), app, { recursive: true });
