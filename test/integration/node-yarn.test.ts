@@ -24,8 +24,11 @@ describe.skipIf(!requireTools('docker-registry', 'umoci', 'runc', 'apt-get', 'dp
     [registry, runImage] = await Promise.all([startRegistry(), nodeRunImage()]);
   }, 600_000);
   afterAll(async () => {
-    await registry?.stop();
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    try {
+      await registry?.stop();
+    } finally {
+      if (tmp) rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   const build = (ref: string, app: string, extra: string[] = []): Promise<CliResult> =>
