@@ -18,6 +18,7 @@ import {
   type SbomComponent,
   type VersionRequest,
 } from '../../lib/index.js';
+import { contributeEnsurepip } from './catalog.js';
 import { compileBytecode } from './bytecode.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -35,6 +36,8 @@ export interface Interpreter {
   env: Record<string, string>;
   /** What the interpreter's contents depend on (package versions and checksums): part of the packages layer's key. */
   key: string[];
+  /** Where it came from: Debian's packages through apt, or a catalog tarball (BP_CPYTHON_SOURCE). */
+  source: 'apt' | 'catalog';
 }
 
 /** Files of the Debian packages nothing in the image reads. */
@@ -160,6 +163,7 @@ export async function contributeInterpreter(ctx: BuildContext, request: VersionR
     layer,
     env: await runtimeEnv(layer.path),
     key,
+    source: 'apt',
   };
   return { interpreter, components: [cpython, ...debComponents], installed: withInstalled(runImage, debs) };
 }
@@ -178,9 +182,34 @@ export interface PipToolchain {
   components: SbomComponent[];
 }
 
+/**
+ * The toolchain pip runs with. A catalog interpreter whose ensurepip bundles pip brings its own (the `ensurepip`
+ * layer); what its bundle lacks of setuptools and wheel, and everything for Debian's interpreter, comes from
+ * Debian's python3-pip, python3-setuptools and python3-wheel (the `pip` layer).
+ */
 export async function contributePip(ctx: BuildContext, interp: Interpreter, installed: InstalledPackages): Promise<PipToolchain> {
+  if (interp.source === 'catalog') {
+    const own = await contributeEnsurepip(ctx, interp);
+    if (own) {
+      const missing = ['setuptools', 'wheel'].filter((n) => !own.provides.includes(n));
+      ctx.logger.info(`  pip from CPython ${interp.version}'s own ensurepip (${own.components.map((c) => `${c.name} ${c.version}`).join(', ')})${missing.length ? `; ${missing.join(' and ')} from Debian` : ''}`);
+      const rest = missing.length ? await contributeDebianPip(ctx, interp, installed, missing.map((n) => `python3-${n}`)) : undefined;
+      return {
+        pythonPath: [own.pythonPath, ...(rest?.pythonPath ?? [])],
+        key: [...own.key, ...(rest?.key ?? [])],
+        components: [...own.components, ...(rest?.components ?? [])],
+      };
+    }
+    ctx.logger.info(`  CPython ${interp.version} bundles no ensurepip wheels: pip, setuptools and wheel from Debian`);
+  } else {
+    ctx.logger.info('  pip, setuptools and wheel from Debian');
+  }
+  return contributeDebianPip(ctx, interp, installed, ['python3-pip', 'python3-setuptools', 'python3-wheel']);
+}
+
+async function contributeDebianPip(ctx: BuildContext, interp: Interpreter, installed: InstalledPackages, roots: string[]): Promise<PipToolchain> {
   const minor = interp.minor;
-  const debs = await aptClosure(['python3-pip', 'python3-setuptools', 'python3-wheel'], {
+  const debs = await aptClosure(roots, {
     env: ctx.env,
     installed,
     // The python3 meta packages pick the distribution's default interpreter; ours is in the cpython layer.
