@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { aptClosure, debianSemver, installDebs, type InstalledPackages } from '../../buildpacks/lib/index.js';
 import { lading } from '../support/cli.js';
 import { startRegistry, type TestRegistry } from '../support/registry.js';
 import { runImage } from '../support/run-image.js';
@@ -195,6 +198,25 @@ describe.skipIf(!requireTools('docker-registry', 'umoci', 'runc', 'apt-get', 'dp
     expect(existsSync(join(app, 'build'))).toBe(false);
   }, 600_000);
 
+  it('python-requirements with CPython from a catalog tarball (BP_CPYTHON_DIST_URI/SHA256, file:): verified, extracted into the layer, run from there; pip from its ensurepip; the SBOM records the URL and sha256', async () => {
+    const { uri, sha256, version, ensurepip } = await relocatableCPython(temp('lading-python-dist-'));
+    const ref = `${registry.host}/python/catalog:v1`;
+    const sbomDir = temp('lading-python-sbom-');
+    const r = await build(ref, checkout('python-requirements'), [...offline(), '-e', `BP_CPYTHON_DIST_URI=${uri}`, '-e', `BP_CPYTHON_DIST_SHA256=${sha256}`, '--sbom-output-dir', sbomDir], temp('lading-python-catalog-cache-'));
+    expect(r.code, r.log).toBe(0);
+    expect(r.log).toContain(`CPython ${version} (catalog: ${uri}; requested "3.x" by buildpack default)`);
+    expect(r.log).toContain(ensurepip ? `pip from CPython ${version}'s own ensurepip (pip ` : 'bundles no ensurepip wheels: pip, setuptools and wheel from Debian');
+    expect(r.log).toContain('Successfully installed greeting-1.2.0');
+    const { answer, config } = await serve(await pull(ref));
+    expect(answer).toMatchObject({ app: 'python-requirements', uid: 1000, gid: 1000, python: version, greeting: 'hello python-requirements from greeting 1.2.0' });
+    expect(config.process.args).toEqual(['/layers/lading_python/cpython/bin/python3.11', 'app.py']);
+    expect(config.process.env).toContain('PYTHONHOME=/layers/lading_python/cpython');
+    const cdx = readFileSync(findSbom(sbomDir, 'cpython'), 'utf8');
+    expect(cdx).toContain(sha256);
+    expect(cdx).toContain(uri);
+    expect(cdx).toContain(`cpe:2.3:a:python:python:${version}:`);
+  }, 900_000);
+
   describe('bad input: exit 51 with a message naming the problem', () => {
     const broken = (files: Record<string, string>) => {
       const d = temp('lading-python-bad-');
@@ -242,4 +264,30 @@ function findSbom(dir: string, layer: string): string {
     if (e.isFile() && e.name === 'sbom.cdx.json' && p.includes(join('lading_python', layer))) return p;
   }
   throw new Error(`no CycloneDX SBOM of lading_python/${layer} under ${dir}`);
+}
+
+/**
+ * A relocatable CPython tarball laid out like the standalone builds (`python/bin/python3`, `python/lib/python3.11/`,
+ * shared libraries in `python/lib/<triplet>/`), made from Debian's python3.11 and its closure beyond glibc
+ * (buildpacks/lib aptClosure + installDebs), with the machine's ensurepip wheels (Debian's python3-pip-whl,
+ * python3-setuptools-whl) in `ensurepip/_bundled/` as standalone 3.11 builds ship them. Served as a file: URL.
+ */
+async function relocatableCPython(dir: string): Promise<{ uri: string; sha256: string; version: string; ensurepip: boolean }> {
+  const tree = join(dir, 'tree');
+  const glibc: InstalledPackages = { versions: new Map([['libc6', ''], ['libgcc-s1', ''], ['gcc-12-base', '']]), provides: new Set(), source: 'test: glibc only' };
+  const debs = await aptClosure(['python3.11'], { env: process.env, installed: glibc, exclude: ['dpkg', 'install-info', 'debconf', 'cdebconf', 'tzdata'] });
+  await installDebs(debs, tree, { env: process.env, exclude: ['./usr/share/doc', './usr/share/man', './usr/share/locale'] });
+  const root = join(dir, 'python');
+  renameSync(join(tree, 'usr'), root);
+  if (existsSync(join(tree, 'lib'))) cpSync(join(tree, 'lib'), join(root, 'lib'), { recursive: true, verbatimSymlinks: true });
+  symlinkSync('python3.11', join(root, 'bin', 'python3'));
+  const wheels = existsSync('/usr/share/python-wheels') ? readdirSync('/usr/share/python-wheels').filter((f) => /^(pip|setuptools)-.*\.whl$/.test(f)) : [];
+  const bundled = join(root, 'lib', 'python3.11', 'ensurepip', '_bundled');
+  mkdirSync(bundled, { recursive: true });
+  for (const w of wheels) cpSync(join('/usr/share/python-wheels', w), join(bundled, w));
+  const version = debianSemver(debs.find((d) => d.name === 'python3.11')?.version ?? '') as string;
+  const file = join(dir, `cpython-${version}-x86_64-linux-gnu.tar.gz`);
+  execFileSync('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@315532801', '-czf', file, '-C', dir, 'python']);
+  const sha256 = createHash('sha256').update(readFileSync(file)).digest('hex');
+  return { uri: pathToFileURL(file).href, sha256, version, ensurepip: wheels.some((w) => w.startsWith('pip-')) };
 }
