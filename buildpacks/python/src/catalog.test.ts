@@ -52,6 +52,7 @@ describe('CPython catalog entries', () => {
     const catalog = [entry('3.10.14'), entry('3.11.2'), entry('3.11.9'), entry('3.13.0rc1')];
     expect(resolveCatalogPython({ constraint: '3.11', source: '.python-version' }, catalog)).toBe('3.11.9');
     expect(resolveCatalogPython({ constraint: '3.x', source: 'buildpack default' }, catalog)).toBe('3.11.9');
+    expect(resolveCatalogPython({ constraint: '3.13.0rc1', source: 'BP_CPYTHON_VERSION' }, catalog)).toBe('3.13.0rc1');
     expect(resolveCatalogPython({ constraint: '>=3.10.0 <3.11.0', source: 'pyproject.toml requires-python "~=3.10.0"' }, catalog)).toBe('3.10.14');
     let message = '';
     try {

@@ -69,18 +69,19 @@ export function cpythonSourceKind(kind: string | undefined, catalog: readonly Ca
   return catalog.length > 0 ? 'catalog' : 'apt';
 }
 
-/** A CPython version as semver: `3.13.0rc1` → `3.13.0-rc.1` (a prerelease, never chosen unless asked for exactly). */
+/** A CPython version as semver: `3.13.0rc1` → `3.13.0-rc1` (a prerelease, as semver reads `3.13.0rc1` loosely). */
 export function cpythonSemver(v: string): string | null {
   const m = /^(\d+\.\d+\.\d+)(?:(a|b|rc)(\d+))?$/.exec(v.trim());
   if (!m) return null;
-  return m[2] ? `${m[1] as string}-${m[2]}.${m[3] as string}` : (m[1] as string);
+  return m[2] ? `${m[1] as string}-${m[2]}${m[3] as string}` : (m[1] as string);
 }
 
 /** The catalog's CPython version satisfying the request (the highest); the error lists what the catalog has. */
 export function resolveCatalogPython(request: VersionRequest, catalog: readonly CatalogEntry[]): string {
   const versions = [...new Set(catalog.filter((e) => e.name === 'cpython').map((e) => e.version))];
   try {
-    return resolveVersion('CPython (catalog)', versions, request, { semverOf: cpythonSemver });
+    // A prerelease (3.13.0rc1) only when the request names one.
+    return resolveVersion('CPython (catalog)', versions, request, { semverOf: cpythonSemver, includePrerelease: /\d(a|b|rc)\d/.test(request.constraint) });
   } catch (err) {
     if (err instanceof BuildpackError) {
       throw new BuildpackError(err.code, `${err.message}. The catalog has: ${versions.join(', ') || 'nothing'}. ${HINT}`, { cause: err.cause });
