@@ -29,6 +29,7 @@ describe('buildpack.md: buildpack.toml — a catalog of buildpacks', () => {
     const ids = catalog.list().map((b) => `${b.info.id}@${b.info.version}`);
     expect(ids).toEqual([
       'fixtures/build-fails@0.1.0',
+      'fixtures/builder-marker@1.0.0',
       'fixtures/clear-env@0.1.0',
       'fixtures/composite@1.0.0',
       'fixtures/consumer@1.0.0',
@@ -36,6 +37,7 @@ describe('buildpack.md: buildpack.toml — a catalog of buildpacks', () => {
       'fixtures/env-reporter@0.1.0',
       'fixtures/erroring@0.1.0',
       'fixtures/failing@0.1.0',
+      'fixtures/hostile@0.6.6',
       'fixtures/launch-tool@0.1.0',
       'fixtures/provider@1.0.0',
       'fixtures/run-image-flavor@0.1.0',
