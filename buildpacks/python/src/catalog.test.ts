@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Layers, Logger, type BuildContext, type CatalogEntry } from '../../lib/index.js';
-import { contributeCatalogInterpreter, cpythonCatalog, cpythonSourceKind, ensurepipWheels, findPythonRoot, resolveCatalogPython } from './catalog.js';
+import { requireTools } from '../../../test/support/tools.js';
+import type { Interpreter } from './interpreter.js';
+import { contributeCatalogInterpreter, contributeEnsurepip, cpythonCatalog, cpythonSourceKind, ensurepipWheels, findPythonRoot, resolveCatalogPython } from './catalog.js';
 
 const dirs: string[] = [];
 const temp = (p: string) => {
@@ -164,5 +166,32 @@ describe('a relocatable CPython tarball', () => {
     const { ctx } = context();
     const catalog = [{ name: 'cpython', version: '3.11.8', uri: pathToFileURL(file).href, sha256 }];
     await expect(contributeCatalogInterpreter(ctx, { constraint: '3.11', source: 'BP_CPYTHON_VERSION' }, catalog)).rejects.toThrow('the catalog says CPython 3.11.8, but its bin/python3 is 3.11.7');
+  });
+});
+
+describe.skipIf(!requireTools('python3'))('pip from the interpreter\'s ensurepip', () => {
+  it('the bundled wheels are unpacked into the build-only ensurepip layer and named in the build SBOM; none bundled: undefined', async () => {
+    const root = temp('lading-cpython-layer-');
+    const bundled = join(root, 'lib', 'python3.11', 'ensurepip', '_bundled');
+    mkdirSync(bundled, { recursive: true });
+    // A wheel is a zip: one with a module and its dist-info, made with Python's zipfile.
+    const wheel = join(bundled, 'pip-99.1-py3-none-any.whl');
+    execFileSync('python3', ['-c', 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1], "w"); z.writestr("pip/__init__.py", "__version__ = \'99.1\'\\n"); z.writestr("pip-99.1.dist-info/METADATA", "Name: pip\\nVersion: 99.1\\n"); z.close()', wheel]);
+    const layersDir = temp('lading-cpython-layers-');
+    const out: string[] = [];
+    const ctx = {
+      layers: new Layers(layersDir, { buildpack: { id: 'lading/python', version: '0.1.0', sbomFormats: [] } }),
+      logger: new Logger({ stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => out.push(s) } }),
+      env: {},
+      config: () => undefined,
+    } as unknown as BuildContext;
+    const interp = { version: '3.11.7', minor: '3.11', python: 'python3', env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' }, key: [], source: 'catalog', layer: { path: root } } as unknown as Interpreter;
+    const own = await contributeEnsurepip(ctx, interp);
+    const sha256 = createHash('sha256').update(readFileSync(wheel)).digest('hex');
+    expect(own).toMatchObject({ pythonPath: join(layersDir, 'ensurepip', 'site-packages'), provides: ['pip'], key: [`pip=99.1 sha256:${sha256}`] });
+    expect(own?.components).toEqual([{ name: 'pip', version: '99.1', purl: 'pkg:pypi/pip@99.1', hashes: { sha256 }, licenses: [] }]);
+    expect(readFileSync(join(layersDir, 'ensurepip', 'site-packages', 'pip', '__init__.py'), 'utf8')).toContain("'99.1'");
+    rmSync(wheel);
+    expect(await contributeEnsurepip(ctx, interp)).toBeUndefined();
   });
 });
