@@ -107,8 +107,7 @@ describe('a relocatable CPython tarball', () => {
     execFileSync('tar', ['-czf', file, '-C', src, 'python']);
     return { file, sha256: createHash('sha256').update(readFileSync(file)).digest('hex') };
   };
-  const context = (env: Record<string, string> = {}) => {
-    const layersDir = temp('lading-cpython-layers-');
+  const context = (env: Record<string, string> = {}, layersDir = temp('lading-cpython-layers-')) => {
     const out: string[] = [];
     const sink = { write: (s: string) => out.push(s) };
     const ctx = {
@@ -142,9 +141,20 @@ describe('a relocatable CPython tarball', () => {
     expect(r.components[0]?.purl).toMatch(/^pkg:generic\/cpython@3\.11\.7\?download_url=file/);
     expect(existsSync(join(layersDir, 'download-cpython'))).toBe(true);
     expect(log()).toContain(`CPython 3.11.7 (catalog: ${uri}; requested "3.11" by .python-version)`);
+    expect(log()).toContain(`Downloading cpython 3.11.7 (catalog: ${uri})`);
     const sbom = readFileSync(join(layersDir, 'cpython.sbom.cdx.json'), 'utf8');
     expect(sbom).toContain(sha256);
     expect(sbom).toContain(uri);
+
+    // The next build (layer TOMLs written, directories kept as the cache restores them): nothing downloaded nor extracted.
+    await ctx.layers.writeLayerTomls();
+    rmSync(join(layer, '.home'));
+    const next = context({}, layersDir);
+    const again = await contributeCatalogInterpreter(next.ctx, { constraint: '3.11', source: '.python-version' }, catalog);
+    expect(next.log()).toContain('Reusing layer cpython');
+    expect(next.log()).not.toContain('Downloading cpython');
+    expect(existsSync(join(layer, '.home'))).toBe(false);
+    expect(again.interpreter).toEqual({ ...r.interpreter, layer: again.interpreter.layer });
   });
 
   it('a checksum mismatch fails naming the URL and both digests, and nothing is installed', async () => {
