@@ -186,7 +186,7 @@ describe.skipIf(!requireTools('python3'))('pip from the interpreter\'s ensurepip
     mkdirSync(bundled, { recursive: true });
     // A wheel is a zip: one with a module and its dist-info, made with Python's zipfile.
     const wheel = join(bundled, 'pip-99.1-py3-none-any.whl');
-    execFileSync('python3', ['-c', 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1], "w"); z.writestr("pip/__init__.py", "__version__ = \'99.1\'\\n"); z.writestr("pip-99.1.dist-info/METADATA", "Name: pip\\nVersion: 99.1\\n"); z.close()', wheel]);
+    execFileSync('python3', ['-c', 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1], "w"); z.writestr("pip/__init__.py", "__version__ = \'99.1\'\\n"); z.writestr("pip-99.1.dist-info/METADATA", "Metadata-Version: 2.1\\nName: pip\\nVersion: 99.1\\nClassifier: License :: OSI Approved :: MIT License\\n"); z.close()', wheel]);
     const layersDir = temp('lading-cpython-layers-');
     const out: string[] = [];
     const ctx = {
@@ -199,7 +199,7 @@ describe.skipIf(!requireTools('python3'))('pip from the interpreter\'s ensurepip
     const own = await contributeEnsurepip(ctx, interp);
     const sha256 = createHash('sha256').update(readFileSync(wheel)).digest('hex');
     expect(own).toMatchObject({ pythonPath: join(layersDir, 'ensurepip', 'site-packages'), provides: ['pip'], key: [`pip=99.1 sha256:${sha256}`] });
-    expect(own?.components).toEqual([{ name: 'pip', version: '99.1', purl: 'pkg:pypi/pip@99.1', hashes: { sha256 }, licenses: [] }]);
+    expect(own?.components).toEqual([{ name: 'pip', version: '99.1', purl: 'pkg:pypi/pip@99.1', hashes: { sha256 }, licenses: ['MIT'] }]);
     expect(readFileSync(join(layersDir, 'ensurepip', 'site-packages', 'pip', '__init__.py'), 'utf8')).toContain("'99.1'");
     rmSync(wheel);
     expect(await contributeEnsurepip(ctx, interp)).toBeUndefined();

@@ -19,6 +19,7 @@ import {
   type VersionRequest,
 } from '../../lib/index.js';
 import { compileBytecode } from './bytecode.js';
+import { installedDistributions, normaliseName } from './distributions.js';
 import type { Interpreter, InterpreterResult } from './interpreter.js';
 
 export type CPythonSourceKind = 'apt' | 'catalog';
@@ -240,5 +241,8 @@ export async function contributeEnsurepip(ctx: BuildContext, interp: Interpreter
     },
     ctx.logger,
   );
-  return { pythonPath: join(layer.path, 'site-packages'), key, components: described, provides: names };
+  // Licences from the unpacked wheels' METADATA (License-Expression, classifiers), as for the app's distributions.
+  const licensed = new Map((await installedDistributions(join(layer.path, 'site-packages'))).map((x) => [x.name, x.component.licenses ?? []]));
+  const components = described.map((c) => ({ ...c, licenses: licensed.get(normaliseName(c.name)) ?? [] }));
+  return { pythonPath: join(layer.path, 'site-packages'), key, components, provides: names };
 }

@@ -43,7 +43,9 @@ export interface Interpreter {
 /** Files of the Debian packages nothing in the image reads. */
 const UNUSED = ['./usr/share/doc', './usr/share/man', './usr/share/lintian', './usr/share/locale', './usr/share/info', './usr/share/bug', './usr/share/menu', './usr/share/applications', './usr/share/pixmaps', './usr/share/binfmts'];
 
-const HINT = 'Set BP_CPYTHON_VERSION (or .python-version, runtime.txt, requires-python) to a version apt offers here (docs/buildpacks/python.md).';
+const HINT =
+  'Set BP_CPYTHON_VERSION (or .python-version, runtime.txt, requires-python) to a version apt offers here, or use a relocatable CPython: ' +
+  'BP_CPYTHON_DIST_URI and BP_CPYTHON_DIST_SHA256, or [[metadata.dependencies]] with id "cpython" in buildpack.toml (docs/buildpacks/python.md).';
 
 async function aptPythonPackages(env: Env): Promise<string[]> {
   const r = await execa('apt-cache', ['pkgnames', 'python3.'], { env: { ...env, LC_ALL: 'C' }, extendEnv: false, reject: false });
