@@ -6,6 +6,16 @@ import { StackError, type StackDefinition, type StackImage } from './stack-file.
 export const STACK_IMAGE_LABEL = 'io.lading.stack.image';
 /** JSON object package → version of the Debian packages in the image: rebase compares them. */
 export const STACK_PACKAGES_LABEL = 'io.lading.stack.packages';
+/**
+ * JSON array (sorted) of the image's `exclude` patterns, on images that have some: a changed list changes
+ * the image (and its digest) and lets a store tell images built with another list from current ones.
+ */
+export const STACK_EXCLUDE_LABEL = 'io.lading.stack.exclude';
+
+/** The `io.lading.stack.exclude` value stack.toml asks for `image`: undefined when it excludes nothing. */
+export function stackExcludeLabel(image: Pick<StackImage, 'exclude'>): string | undefined {
+  return image.exclude.length === 0 ? undefined : JSON.stringify([...image.exclude].sort());
+}
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -34,7 +44,8 @@ function sortedJson(record: Record<string, string>): string {
 /**
  * Env, user and labels of one stack image: PATH (unless the stack sets it), the stack's and the image's
  * env, `CNB_USER_ID`/`CNB_GROUP_ID` on the build image (platform.md "Build Image"), the non-root user,
- * target labels (`io.buildpacks.base.*`), `io.buildpacks.rebasable=true` and the package list.
+ * target labels (`io.buildpacks.base.*`), `io.buildpacks.rebasable=true`, the package list and the
+ * exclude patterns (when there are any).
  */
 export function imageConfig(stack: StackDefinition, image: StackImage, packages: Record<string, string>): ConfigChanges {
   const env: Record<string, string> = { PATH: DEFAULT_PATH, ...stack.env, ...image.env };
@@ -55,6 +66,8 @@ export function imageConfig(stack: StackDefinition, image: StackImage, packages:
     [STACK_IMAGE_LABEL]: image.name,
     [STACK_PACKAGES_LABEL]: sortedJson(packages),
   };
+  const exclude = stackExcludeLabel(image);
+  if (exclude !== undefined) labels[STACK_EXCLUDE_LABEL] = exclude;
   return {
     env: Object.keys(env).sort().map((k) => `${k}=${env[k]}`),
     user: `${stack.user.uid}:${stack.user.gid}`,

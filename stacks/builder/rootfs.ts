@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { LayerEntry } from '../../registry/layers/index.js';
+import { posix } from 'node:path';
 import { MERGED_DIRS, type DebEntry, type ExtractedDeb } from './deb.js';
+import { ExcludeSet } from './exclude.js';
 import { StackError, type StackDefinition, type StackImage } from './stack-file.js';
 
 export const STATUS_DIR = '/var/lib/dpkg/status.d';
@@ -54,12 +56,52 @@ export interface ImageTree {
   /** Installed packages: name → version. */
   packages: Record<string, string>;
   files: number;
+  /** Package entries (files, links, directories) left out by the image's `exclude` patterns. */
+  excluded: number;
+}
+
+const COPYRIGHT_RE = /^\/usr\/share\/doc\/[^/]+\/copyright$/;
+
+/**
+ * Removes the entries `image.exclude` names from `byPath` (after the CA bundle was made from them) and
+ * returns how many. Each pattern must leave out something; none may take a copyright file (the OS SBOM
+ * reads licences from them) or the target of a link that stays.
+ */
+function applyExclude(stack: StackDefinition, image: StackImage, byPath: Map<string, DebEntry>): number {
+  if (image.exclude.length === 0) return 0;
+  const set = new ExcludeSet(image.exclude);
+  const key = (i: number) => `${stack.file}: images.${image.name}.exclude[${i}] "${image.exclude[i]}"`;
+  const removed = new Map<string, number>();
+  for (const path of byPath.keys()) {
+    const i = set.match(path);
+    if (i < 0) continue;
+    if (COPYRIGHT_RE.test(path)) {
+      throw new StackError('CONTENT_INVALID', `${key(i)} would leave out ${path}: copyright files stay (the OS SBOM reads licences from them)`);
+    }
+    removed.set(path, i);
+  }
+  const unused = image.exclude.findIndex((_, i) => ![...removed.values()].includes(i));
+  if (unused >= 0) throw new StackError('CONTENT_INVALID', `${key(unused)} matches no file of the image's packages`);
+  for (const path of removed.keys()) byPath.delete(path);
+  for (const e of byPath.values()) {
+    if (e.type !== 'symlink') continue;
+    const target = posix.resolve(posix.dirname(e.path), e.target);
+    for (let p = target; p !== '/'; p = posix.dirname(p)) {
+      const i = removed.get(p);
+      if (i !== undefined) {
+        throw new StackError('CONTENT_INVALID', `${key(i)} leaves out ${p}, but the link ${e.path} → ${e.target} stays; exclude the link too`);
+      }
+    }
+  }
+  return removed.size;
 }
 
 /**
  * The root filesystem of one stack image as layer entries: the packages' files (later packages win a
  * clash, in name order), merged-/usr links, /tmp 1777, home and passwd/group with the stack user, the
- * CA bundle, nsswitch.conf when no package ships one, and a dpkg record + md5sums per package.
+ * CA bundle, nsswitch.conf when no package ships one, and a dpkg record + md5sums per package. The
+ * image's `exclude` patterns then leave package files out: the bundle is made first, the dpkg records stay,
+ * and the md5sums lists name only the files the image holds.
  */
 export async function imageTree(stack: StackDefinition, image: StackImage, debs: readonly ExtractedDeb[]): Promise<ImageTree> {
   const byPath = new Map<string, DebEntry>();
@@ -84,6 +126,9 @@ export async function imageTree(stack: StackDefinition, image: StackImage, debs:
     return path;
   };
   const has = (p: string) => byPath.has(p);
+  // Generated from package files, so made before `exclude` may remove those files.
+  const bundle = await caBundle(byPath);
+  const excluded = applyExclude(stack, image, byPath);
   const hasShell = has('/usr/bin/sh') || has('/usr/bin/bash');
   for (const d of ['/usr', '/usr/bin', '/usr/sbin', '/usr/lib', '/etc', '/var', '/var/lib', '/var/lib/dpkg', STATUS_DIR, '/home']) {
     if (!has(d)) generated.push({ type: 'dir', path: d, mode: 0o755, ...root });
@@ -102,7 +147,6 @@ export async function imageTree(stack: StackDefinition, image: StackImage, debs:
     { type: 'file', path: claim('/etc/group'), content: group(stack), mode: 0o644, ...root },
   );
   if (!has('/etc/nsswitch.conf')) generated.push({ type: 'file', path: '/etc/nsswitch.conf', content: NSSWITCH, mode: 0o644, ...root });
-  const bundle = await caBundle(byPath);
   if (bundle !== undefined) {
     for (const d of ['/etc/ssl', '/etc/ssl/certs']) if (!has(d)) generated.push({ type: 'dir', path: d, mode: 0o755, ...root });
     generated.push({ type: 'file', path: claim(CA_BUNDLE), content: bundle, mode: 0o644, ...root });
@@ -127,5 +171,5 @@ export async function imageTree(stack: StackDefinition, image: StackImage, debs:
       entries.push({ type: 'symlink', path: e.path, target: e.target, uid: e.uid, gid: e.gid });
     }
   }
-  return { entries, packages, files };
+  return { entries, packages, files, excluded };
 }

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'smol-toml';
 import { LadingError, NotFoundError } from '../../registry/oci/index.js';
+import { excludePatternProblem } from './exclude.js';
 
 /** A stack definition problem: names the file and the key. */
 export class StackError extends LadingError {}
@@ -21,6 +22,11 @@ export interface StackImage {
   packages: string[];
   /** Taken exactly as named, without their dependencies (data packages: CA certificates, tzdata). */
   standalonePackages: string[];
+  /**
+   * Package files left out of this image (absolute paths or globs, see exclude.ts). Applied when the
+   * rootfs is assembled, after the CA bundle is made; dpkg records stay, md5sums lists drop the files.
+   */
+  exclude: string[];
   env: Record<string, string>;
   labels: Record<string, string>;
 }
@@ -46,6 +52,7 @@ export interface StackDefinition {
 const ID_RE = /^[A-Za-z0-9./-]+$/;
 const PACKAGE_RE = /^[a-z0-9][a-z0-9+.-]+$/;
 const IMAGE_RE = /^[a-z0-9][a-z0-9._-]*$/;
+const IMAGE_KEYS = ['kind', 'description', 'packages', 'standalone-packages', 'exclude', 'env', 'labels'];
 
 class Reader {
   constructor(readonly file: string) {}
@@ -79,6 +86,19 @@ class Reader {
     if (dup) this.fail(key, `lists "${dup}" twice`);
     return out;
   }
+  patterns(v: unknown, key: string): string[] {
+    if (v === undefined) return [];
+    if (!Array.isArray(v)) this.fail(key, 'must be an array of paths');
+    const out = v.map((x, i) => {
+      const p = this.string(x, `${key}[${i}]`);
+      const why = excludePatternProblem(p);
+      if (why) this.fail(`${key}[${i}]`, `"${p}" ${why}`);
+      return p;
+    });
+    const dup = out.find((x, i) => out.indexOf(x) !== i);
+    if (dup) this.fail(key, `lists "${dup}" twice`);
+    return out;
+  }
   stringMap(v: unknown, key: string): Record<string, string> {
     const t = this.optTable(v, key);
     return Object.fromEntries(Object.entries(t).map(([k, x]) => [k, this.string(x, `${key}.${k}`)]));
@@ -104,6 +124,7 @@ export function parseStackFile(text: string, file: string, dir: string): StackDe
   for (const name of Object.keys(imagesTable).sort()) {
     if (!IMAGE_RE.test(name)) r.fail(`images.${name}`, 'is not a valid image name (lowercase letters, digits, ".", "_", "-")');
     const t = r.table(imagesTable[name], `images.${name}`);
+    for (const k of Object.keys(t)) if (!IMAGE_KEYS.includes(k)) r.fail(`images.${name}.${k}`, `is not an image key (known: ${IMAGE_KEYS.join(', ')})`);
     const kindText = r.string(t.kind, `images.${name}.kind`);
     if (kindText !== 'build' && kindText !== 'run') r.fail(`images.${name}.kind`, `must be "build" or "run", not "${kindText}"`);
     const kind = kindText as StackImageKind;
@@ -113,6 +134,7 @@ export function parseStackFile(text: string, file: string, dir: string): StackDe
       description: r.optString(t.description, `images.${name}.description`) ?? '',
       packages: r.strings(t.packages, `images.${name}.packages`, PACKAGE_RE),
       standalonePackages: r.strings(t['standalone-packages'], `images.${name}.standalone-packages`, PACKAGE_RE),
+      exclude: r.patterns(t.exclude, `images.${name}.exclude`),
       env: r.stringMap(t.env, `images.${name}.env`),
       labels: r.stringMap(t.labels, `images.${name}.labels`),
     };

@@ -102,6 +102,30 @@ describe.skipIf(!requireTools('apt-get', 'dpkg-deb', 'umoci', 'runc', 'go'))('la
     expect(readFileSync(join(rootfs, 'etc/group'), 'utf8')).toContain('cnb:x:1000:');
   });
 
+  it('run-static and run-base leave out what stack.toml excludes; the bundle, the records and copyright files stay', async () => {
+    for (const tag of ['run-static', 'run-base']) {
+      const rootfs = unpack(tag);
+      expect(existsSync(join(rootfs, 'usr/share/ca-certificates')), tag).toBe(false);
+      expect(existsSync(join(rootfs, 'usr/share/zoneinfo/right')), tag).toBe(false);
+      expect(existsSync(join(rootfs, 'usr/share/zoneinfo/Europe/Berlin')), tag).toBe(true);
+      expect(existsSync(join(rootfs, 'usr/share/zoneinfo/UTC')), tag).toBe(true);
+      for (const pkg of ['ca-certificates', 'tzdata']) expect(existsSync(join(rootfs, 'usr/share/doc', pkg, 'copyright')), `${tag} ${pkg}`).toBe(true);
+      const pem = readFileSync(join(rootfs, 'etc/ssl/certs/ca-certificates.crt'), 'utf8');
+      expect((pem.match(/-----BEGIN CERTIFICATE-----/g) ?? []).length, tag).toBeGreaterThan(100);
+      const statusDir = join(rootfs, 'var/lib/dpkg/status.d');
+      expect(readFileSync(join(statusDir, 'ca-certificates'), 'utf8')).toContain('Status: install ok installed');
+      // The md5sums lists name only what the image holds (what dpkg --verify-style tools check).
+      const sums = ['tzdata', 'ca-certificates'].map((p) => readFileSync(join(statusDir, `${p}.md5sums`), 'utf8')).join('');
+      expect(sums).not.toMatch(/usr\/share\/(zoneinfo\/right|ca-certificates)\//);
+      for (const line of sums.trim().split('\n')) expect(existsSync(join(rootfs, line.split(/ {2}/)[1]!)), line).toBe(true);
+      const source = await openLayoutSource({ transport: 'oci', path: join(dir, 'one'), tag });
+      const image = await imageFromSource(source, await source.resolve());
+      expect(image.config.config?.Labels?.['io.lading.stack.exclude']).toBe('["/usr/share/ca-certificates","/usr/share/zoneinfo/right"]');
+      await source.close();
+    }
+    expect(existsSync(join(unpack('build'), 'usr/share/ca-certificates/mozilla'))).toBe(true);
+  });
+
   async function withApp(tag: string, entrypoint: string[], extra: { path: string; source: string }): Promise<string> {
     const layout = join(dir, 'one');
     const source = await openLayoutSource({ transport: 'oci', path: layout, tag });
@@ -121,6 +145,41 @@ describe.skipIf(!requireTools('apt-get', 'dpkg-deb', 'umoci', 'runc', 'go'))('la
     const c = await runImage(join(dir, 'one'), tag);
     try {
       expect(await c.fetch('/')).toContain('uid=1000 gid=1000');
+    } finally {
+      await c.stop();
+    }
+  });
+
+  it('run-static: a static Go binary finds its time zones and the TLS roots under runc', async () => {
+    const src = join(dir, 'tzroots');
+    execFileSync('mkdir', ['-p', src]);
+    writeFileSync(join(src, 'main.go'), [
+      'package main',
+      'import ("crypto/x509"; "fmt"; "net/http"; "os"; "time")',
+      'func main() {',
+      '  http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {',
+      '    berlin, err := time.LoadLocation("Europe/Berlin")',
+      '    if err != nil { fmt.Fprintf(w, "tz error: %v\\n", err); return }',
+      '    fmt.Fprintf(w, "berlin=%s\\n", time.Date(2024, 7, 1, 12, 0, 0, 0, time.UTC).In(berlin).Format("-0700 MST"))',
+      '    pool, err := x509.SystemCertPool()',
+      '    if err != nil { fmt.Fprintf(w, "roots error: %v\\n", err); return }',
+      '    fmt.Fprintf(w, "roots=%d\\n", len(pool.Subjects()))',
+      '  })',
+      '  http.ListenAndServe(":"+os.Getenv("PORT"), nil)',
+      '}',
+      '',
+    ].join('\n'));
+    writeFileSync(join(src, 'go.mod'), 'module tzroots\n\ngo 1.19\n');
+    const binary = join(dir, 'tzroots-bin');
+    execFileSync('go', ['build', '-trimpath', '-o', binary, '.'], {
+      cwd: src, env: { ...process.env, CGO_ENABLED: '0', GOPROXY: 'off', GOFLAGS: '', GOCACHE: join(dir, 'gocache') }, stdio: 'pipe',
+    });
+    const tag = await withApp('run-static', ['/workspace/tzroots'], { path: '/workspace/tzroots', source: binary });
+    const c = await runImage(join(dir, 'one'), tag);
+    try {
+      const answer = await c.fetch('/');
+      expect(answer).toContain('berlin=+0200 CEST');
+      expect(Number(/roots=(\d+)/.exec(answer)?.[1] ?? 0), answer).toBeGreaterThan(100);
     } finally {
       await c.stop();
     }
@@ -163,6 +222,27 @@ describe.skipIf(!requireTools('apt-get', 'dpkg-deb'))('lading stack: bad input',
     const r = await lading(['stack', 'build', d, '--deb-cache', DEB_CACHE], home());
     expect(r.code).toBe(5);
     expect(r.stderr).toContain(`${join(d, 'stack.toml')}: images.build.kind must be a non-empty string`);
+  });
+
+  it('exclude: another list changes only that image, without a new lock; a pattern matching nothing is exit 5 naming it', async () => {
+    const d = stackCopy('exclude', (t) => t.replace(/(\[images\.run-static\][\s\S]*?)exclude = \[[^\]]*\]/, '$1exclude = ["/usr/share/zoneinfo/right"]'));
+    const r = await lading(['stack', 'build', d, '--output', `oci:${join(dir, 'exclude-out')}`, '--deb-cache', DEB_CACHE, '--json'], home());
+    expect(r.code, r.stderr).toBe(0);
+    const main = await lading(['stack', 'build', STACK, '--output', `oci:${join(dir, 'main-out')}`, '--deb-cache', DEB_CACHE, '--json'], home());
+    expect(main.code, main.stderr).toBe(0);
+    const digests = (j: BuildJson) => Object.fromEntries(j.images.map((i) => [i.name, i.digest]));
+    const edited = digests(r.json<BuildJson>());
+    const current = digests(main.json<BuildJson>());
+    expect(edited.build).toBe(current.build);
+    expect(edited['run-base']).toBe(current['run-base']);
+    expect(edited['run-static']).not.toBe(current['run-static']);
+
+    const typo = stackCopy('exclude-typo', (t) => t.replace('"/usr/share/zoneinfo/right"]', '"/usr/share/zoneinfo/rigth"]'));
+    const out = join(dir, 'exclude-typo-out');
+    const bad = await lading(['stack', 'build', typo, '--output', `oci:${out}`, '--deb-cache', DEB_CACHE], home());
+    expect(bad.code).toBe(5);
+    expect(bad.stderr).toContain(`${join(typo, 'stack.toml')}: images.run-base.exclude[1] "/usr/share/zoneinfo/rigth" matches no file of the image's packages`);
+    expect(existsSync(out)).toBe(false);
   });
 
   it('a lock that does not match the package lists: exit 13 telling to run stack lock; nothing tagged', async () => {
