@@ -45,7 +45,7 @@ export async function build(ctx: BuildContext): Promise<BuildResult> {
 
   const fallback = typeof ctx.buildpack.metadata['default-version'] === 'string' ? ctx.buildpack.metadata['default-version'] : '17';
   const request = await jvmVersionRequest(app, ctx.config('BP_JVM_VERSION'), fallback);
-  const jdk = await resolveJdk(request, ctx.env);
+  const jdk = await resolveJdk(request, ctx.env, ctx.layers);
   log.info(`Java ${jdk.version} (Debian openjdk-${jdk.feature} ${jdk.debVersion}) from apt (${request.source}: ${request.constraint})`);
   const debCache = await ctx.layers.layer('debs', { cache: true });
 

@@ -1,6 +1,5 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import {
   AptSource,
   BuildpackError,
@@ -10,6 +9,7 @@ import {
   resolveVersion,
   type DependencyDescription,
   type Layer,
+  type Layers,
   type Logger,
   type ResolvedDeb,
   type SbomComponent,
@@ -40,22 +40,12 @@ const HINT =
   'Set BP_JVM_VERSION (or .java-version, or maven.compiler.release in pom.xml) to one of these, or make another ' +
   'version available to apt (an apt source that carries openjdk-<N>-jdk-headless) (docs/buildpacks/java.md).';
 
-/** Every `openjdk-<N>-jdk-headless` apt knows. */
-async function jdkPackages(env: Readonly<Record<string, string | undefined>>): Promise<string[]> {
-  const r = await execa('apt-cache', ['pkgnames', 'openjdk-'], { env: { ...env, LC_ALL: 'C' }, extendEnv: false, reject: false });
-  if ((r as { code?: string }).code === 'ENOENT') throw new BuildpackError('DEPENDENCY_FETCH', 'apt-cache is not installed: the JDK comes from Debian\'s OpenJDK packages through apt');
-  return String(r.stdout ?? '')
-    .split('\n')
-    .map((s) => s.trim())
-    .filter((s) => /^openjdk-\d+-jdk-headless$/.test(s))
-    .sort();
-}
-
 /** The newest JDK apt offers that satisfies the request; the error lists what apt has. */
-export async function resolveJdk(request: VersionRequest, env: Readonly<Record<string, string | undefined>>): Promise<Jdk> {
-  const apt = new AptSource({ env });
+export async function resolveJdk(request: VersionRequest, env: Readonly<Record<string, string | undefined>>, layers?: Layers): Promise<Jdk> {
+  // With layers: apt-cache's answers are kept in a cache layer while apt's state is unchanged (AptSource.cached).
+  const apt = layers ? await AptSource.cached(layers, { env }) : new AptSource({ env });
   const byVersion = new Map<string, string>();
-  for (const pkg of await jdkPackages(env)) {
+  for (const pkg of await apt.packageNames('openjdk-', /^openjdk-\d+-jdk-headless$/)) {
     for (const v of await apt.versions(pkg).catch((): string[] => [])) byVersion.set(v, pkg);
   }
   let debVersion: string;
