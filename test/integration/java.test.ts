@@ -86,12 +86,8 @@ describe.skipIf(!requireTools('docker-registry', 'umoci', 'runc', 'apt-get', 'dp
     dirs.push(d);
     return d;
   };
-  /**
-   * The binding reaches the buildpack through SERVICE_BINDING_ROOT (the bindings spec's variable, set with -e):
-   * `--volume DIR:/platform/bindings/NAME` is the pack-style way, but lading build drops repeated-array options to
-   * their last value (lastOfRepeated in lifecycle/cli/commands/build-run.ts), so --volume fails there for now.
-   */
-  const bindingFlags = () => ['-e', `SERVICE_BINDING_ROOT=${bindingRoot}`];
+  /** The maven binding, given as pack users give it: `--volume DIR:/platform/bindings/NAME`. */
+  const bindingFlags = () => ['--volume', `${join(bindingRoot, 'maven-settings')}:/platform/bindings/maven-settings:ro`];
   const checkout = (app: string) => {
     const d = join(temp('lading-java-app-'), app);
     cpSync(join(APPS, app), d, { recursive: true });
@@ -160,7 +156,7 @@ describe.skipIf(!requireTools('docker-registry', 'umoci', 'runc', 'apt-get', 'dp
     expect(first.code, first.log).toBe(0);
     expect(first.log).toMatch(/Java 17\.\d+[\d.+]* \(Debian openjdk-17 [^)]+\) from apt \(pom\.xml maven\.compiler\.release 17: 17\.x\)/);
     expect(first.log).toContain('Maven settings from the service binding maven-settings');
-    expect(first.log).toContain(`--settings ${join(bindingRoot, 'maven-settings', 'settings.xml')}`);
+    expect(first.log).toContain('--settings /platform/bindings/maven-settings/settings.xml');
     expect(first.log).toContain('[INFO] BUILD SUCCESS');
     expect(first.log).toMatch(/jlink --add-modules [\w.,]*jdk\.httpserver/);
     const firstJson = first.json<BuildJson>();

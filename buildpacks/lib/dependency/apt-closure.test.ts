@@ -95,6 +95,8 @@ describe.skipIf(!hasApt && !IN_CI)('the closure of real Debian packages (NETWORK
     const fallback = (await aptClosure(['python3.11-minimal'], { installed: { versions: new Map(), provides: new Set(), source: 'fallback' } })).map((d) => d.name);
     expect(fallback).not.toContain('libc6');
     expect(fallback).toContain('libexpat1');
+    // a root the run image has is left out like any dependency it has
+    expect((await aptClosure(['python3.11-minimal', 'zlib1g'], { installed: runImage })).map((d) => d.name)).toEqual(names);
     // an excluded package is neither included nor followed
     expect((await aptClosure(['python3.11-minimal'], { installed: runImage, exclude: ['libpython3.11-minimal'] })).map((d) => d.name)).not.toContain('libssl3');
   });

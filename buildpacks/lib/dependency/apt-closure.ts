@@ -148,7 +148,8 @@ async function candidates(names: string[], env: Env | undefined): Promise<Map<st
 function walk(roots: readonly string[], graph: Map<string, DepGroup[]>, installed: InstalledPackages, exclude: ReadonlySet<string>): string[] {
   const has = (n: string) => installed.versions.has(n) || installed.provides.has(n);
   const chosen = new Set<string>();
-  const queue = [...roots];
+  // a root the run image already has needs nothing either
+  const queue = roots.filter((r) => !has(r));
   while (queue.length > 0) {
     const name = queue.shift() as string;
     if (chosen.has(name) || exclude.has(name)) continue;
@@ -168,7 +169,8 @@ function walk(roots: readonly string[], graph: Map<string, DepGroup[]>, installe
 
 /**
  * The Depends/Pre-Depends closure of `roots` through the machine's apt metadata (one `apt-cache depends
- * --recurse`), leaving out what the run image has: an installed package is neither included nor followed, and
+ * --recurse`), leaving out what the run image has: an installed package (root or dependency) is neither
+ * included nor followed, and
  * an alternative or virtual dependency the run image satisfies needs nothing. Versions are apt's candidates.
  * With the `fallback` installed list (no lifecycle told us the run image), a glibc base image is assumed:
  * libc6 and its dependencies, Debian's Essential and Priority: required packages count as installed.

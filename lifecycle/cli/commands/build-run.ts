@@ -307,10 +307,12 @@ async function openCache(args: BuildArgs, options: OpenOptions, out: Output): Pr
   return new ImageCache(source, () => openSink(ref, options), { onWarning });
 }
 
-/** A single-valued flag given twice keeps its last value (as pack's flag parser does). */
+/** Options that may be given several times; any other flag given twice keeps its last value (as pack's flag parser does). */
+const REPEATABLE: ReadonlySet<string> = new Set(['buildpack', 'env', 'insecure-registry', 'volume']);
+
 function lastOfRepeated(args: BuildArgs): BuildArgs {
   const out: Record<string, unknown> = { ...args };
-  for (const [k, v] of Object.entries(args)) if (Array.isArray(v) && k !== 'buildpack' && k !== 'env' && k !== 'insecure-registry') out[k] = v.at(-1);
+  for (const [k, v] of Object.entries(args)) if (Array.isArray(v) && !REPEATABLE.has(k)) out[k] = v.at(-1);
   return out as unknown as BuildArgs;
 }
 
