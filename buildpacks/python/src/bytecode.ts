@@ -12,7 +12,9 @@ type Env = Readonly<Record<string, string | undefined>>;
 export async function compileBytecode(python: string, dirs: readonly string[], env: Env): Promise<void> {
   if (dirs.length === 0) return;
   const r = await execa(python, ['-m', 'compileall', '-q', '-j', '0', '--invalidation-mode', 'unchecked-hash', ...dirs], {
-    env: { ...env, SOURCE_DATE_EPOCH: env['SOURCE_DATE_EPOCH'] ?? '315532801', PYTHONHASHSEED: '0' },
+    // PYTHONDONTWRITEBYTECODE: the modules compileall itself imports would otherwise get timestamp pycs (recording
+    // their sources' mtimes) first, which compileall then keeps as current. py_compile writes regardless.
+    env: { ...env, SOURCE_DATE_EPOCH: env['SOURCE_DATE_EPOCH'] ?? '315532801', PYTHONHASHSEED: '0', PYTHONDONTWRITEBYTECODE: '1' },
     extendEnv: false,
     reject: false,
     timeout: 900_000,

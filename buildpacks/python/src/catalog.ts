@@ -181,7 +181,8 @@ export async function contributeCatalogInterpreter(ctx: BuildContext, request: V
         const target = await readlink(join(l.path, 'bin', 'python3')).catch((): undefined => undefined);
         const exe = join(l.path, 'bin', target && !target.includes('/') ? target : 'python3');
         const runEnv = await catalogEnv(l.path);
-        const probe = await execa(exe, ['-c', 'import sys; print("%d.%d.%d" % sys.version_info[:3])'], { env: runEnv, extendEnv: false, reject: false });
+        // No pycs from this run: they would record the extraction time, and compileall keeps a pyc that is current.
+        const probe = await execa(exe, ['-c', 'import sys; print("%d.%d.%d" % sys.version_info[:3])'], { env: { ...runEnv, PYTHONDONTWRITEBYTECODE: '1' }, extendEnv: false, reject: false });
         if (probe.exitCode !== 0) {
           throw new BuildpackError('DEPENDENCY_INTEGRITY', `${d.uri}: bin/python3 does not run from ${l.path} (exit ${String(probe.exitCode)}): ${String(probe.stderr || probe.stdout).trim().split('\n').slice(-3).join('\n') || (probe as { shortMessage?: string }).shortMessage || ''}`);
         }
