@@ -13,12 +13,13 @@ import {
 import { emptyDir, projectChecksum } from './app-dir.js';
 import { inspectJar, placeArtifact } from './artifact.js';
 import { gradleTool, mavenTool, runTool, type BuildTool } from './build-tool.js';
+import { jdkCatalog } from './catalog.js';
 import { resolveJdk } from './jdk.js';
 import { appComponents } from './libraries-sbom.js';
 import { classPath } from './manifest.js';
 import { builtArtifact } from './maven.js';
 import { projectKind } from './project.js';
-import { DEFAULT_JLINK_ARGUMENTS, installJre, jlink, requiredModules, runtimeLibraries } from './runtime.js';
+import { DEFAULT_JLINK_ARGUMENTS, FALLBACK_MODULES, installJre, jlink, requiredModules, runtimeLibraries } from './runtime.js';
 import { jvmVersionRequest } from './version.js';
 
 /** The heap settings every process starts with unless the user sets JAVA_TOOL_OPTIONS. */
@@ -45,8 +46,10 @@ export async function build(ctx: BuildContext): Promise<BuildResult> {
 
   const fallback = typeof ctx.buildpack.metadata['default-version'] === 'string' ? ctx.buildpack.metadata['default-version'] : '17';
   const request = await jvmVersionRequest(app, ctx.config('BP_JVM_VERSION'), fallback);
-  const jdk = await resolveJdk(request, ctx.env, ctx.layers);
-  log.info(`Java ${jdk.version} (Debian openjdk-${jdk.feature} ${jdk.debVersion}) from apt (${request.source}: ${request.constraint})`);
+  const catalog = jdkCatalog(ctx.buildpack.metadata, { uri: ctx.config('BP_JVM_DIST_URI'), sha256: ctx.config('BP_JVM_DIST_SHA256'), version: ctx.config('BP_JVM_VERSION') });
+  const jdk = await resolveJdk(request, { kind: ctx.config('BP_JVM_SOURCE'), catalog, env: ctx.env, layers: ctx.layers });
+  log.info(`Java ${jdk.version} (${jdk.origin}) from ${jdk.source} (${request.source}: ${request.constraint})`);
+  await jdk.fetch(ctx.layers, log);
   const debCache = await ctx.layers.layer('debs', { cache: true });
 
   // The JDK is unpacked once into a cache layer (declared on every build so it stays cached) and only when
@@ -119,6 +122,11 @@ export async function build(ctx: BuildContext): Promise<BuildResult> {
   }
   const jlinkEnabled = (ctx.config('BP_JVM_JLINK_ENABLED') ?? 'true').trim().toLowerCase() !== 'false';
   const jlinkArgs = ctx.config('BP_JVM_JLINK_ARGS')?.trim() || DEFAULT_JLINK_ARGUMENTS;
+  // A catalog tarball is a JDK with no separate JRE: without jlink'ing the app's modules, the runtime is jlink'd
+  // from the Java SE and runtime jdk.* modules (what a JRE holds), never the whole JDK.
+  const seRuntime = !jlinkEnabled && jdk.source === 'catalog';
+  const useJlink = jlinkEnabled || seRuntime;
+  const runtimeModules = seRuntime ? FALLBACK_MODULES : modules;
   const triplet = ctx.target.arch === 'arm64' ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu';
 
   const { layer: jre } = await contributeLayer(
@@ -126,12 +134,12 @@ export async function build(ctx: BuildContext): Promise<BuildResult> {
     'jre',
     {
       types: { launch: true },
-      expected: jlinkEnabled ? { jdk: jdk.key, modules, jlink: jlinkArgs } : { jdk: jdk.key, runtime: 'jre-package' },
+      expected: useJlink ? { jdk: jdk.key, modules: runtimeModules, jlink: jlinkArgs } : { jdk: jdk.key, runtime: 'jre-package' },
       build: async (l) => {
         const home = await jdkHome();
-        if (!jlinkEnabled) {
+        if (!useJlink) {
           log.info(`  The JRE from Debian's packages (BP_JVM_JLINK_ENABLED=false)`);
-          const jre = await installJre(jdk.feature, jdk.debVersion, l.path, { env: ctx.env, logger: log, cacheDir: debCache.path, javaHome: home });
+          const jre = await installJre(jdk.feature, jdk.debVersion ?? jdk.version, l.path, { env: ctx.env, logger: log, cacheDir: debCache.path, javaHome: home });
           await l.env('launch').prepend('PATH', join(jre.home, 'bin'), ':');
           await l.env('launch').prepend('LD_LIBRARY_PATH', [join(l.path, 'usr', 'lib', triplet), join(l.path, 'lib', triplet)].join(':'), ':');
           await l.env('launch').override('JAVA_HOME', jre.home);
@@ -140,8 +148,9 @@ export async function build(ctx: BuildContext): Promise<BuildResult> {
           l.metadata['sbom'] = json(jre.packages.map((d): SbomComponent => ({ name: d.name, version: d.version, purl: d.purl, ...(d.name.startsWith('openjdk-') ? { cpe: jdk.cpe, type: 'application' as const } : {}), ...(d.checksum.startsWith('sha256:') ? { hashes: { sha256: d.checksum.slice(7) } } : {}) })));
           return;
         }
-        log.info(`  jlink --add-modules ${modules.join(',')}`);
-        await jlink(home, modules, l.path, jlinkArgs);
+        if (seRuntime) log.info(`  BP_JVM_JLINK_ENABLED=false with a catalog JDK (no JRE package): a runtime of the Java SE and runtime jdk.* modules`);
+        log.info(`  jlink --add-modules ${runtimeModules.join(',')}`);
+        await jlink(home, runtimeModules, l.path, jlinkArgs);
         const libs = await runtimeLibraries(l.path, join(l.path, 'os'), { env: ctx.env, logger: log, cacheDir: debCache.path });
         if (libs.packages.length) {
           await l.env('launch').prepend('LD_LIBRARY_PATH', [join(l.path, 'os', 'usr', 'lib', triplet), join(l.path, 'os', 'lib', triplet)].join(':'), ':');
@@ -149,12 +158,12 @@ export async function build(ctx: BuildContext): Promise<BuildResult> {
         await l.env('launch').override('JAVA_HOME', l.path);
         await l.env('launch').default('JAVA_TOOL_OPTIONS', DEFAULT_JAVA_TOOL_OPTIONS);
         const runtime: SbomComponent = {
-          name: `openjdk-${jdk.feature}-jre (jlink: ${modules.join(',')})`,
+          name: `openjdk-${jdk.feature}-jre (jlink: ${runtimeModules.join(',')})`,
           version: jdk.version,
           type: 'application',
           purl: jdk.purl,
           cpe: jdk.cpe,
-          licenses: ['GPL-2.0-only WITH Classpath-exception-2.0'],
+          licenses: jdk.licenses,
         };
         const os = libs.packages.map((d): SbomComponent => ({ name: d.name, version: d.version, purl: d.purl, ...(d.checksum.startsWith('sha256:') ? { hashes: { sha256: d.checksum.slice(7) } } : {}) }));
         l.metadata['java'] = join(l.path, 'bin', 'java');

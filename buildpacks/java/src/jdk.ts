@@ -11,20 +11,28 @@ import {
   type Layer,
   type Layers,
   type Logger,
+  type CatalogEntry,
   type ResolvedDeb,
   type SbomComponent,
   type TomlTable,
   type VersionRequest,
 } from '../../lib/index.js';
+import { catalogJdk, jvmSourceKind, OPENJDK_LICENSE, type JvmSourceKind } from './catalog.js';
 
-/** A JDK from Debian's OpenJDK packages (openjdk-<N>-jdk-headless + openjdk-<N>-jre-headless, same version). */
+/**
+ * A JDK for the build, jdeps and jlink: from Debian's OpenJDK packages (openjdk-<N>-jdk-headless +
+ * openjdk-<N>-jre-headless, same version) or from a catalog tarball (catalog.ts).
+ */
 export interface Jdk {
+  source: JvmSourceKind;
   /** Feature release, e.g. 17. */
   feature: number;
-  /** Debian's version, e.g. 17.0.21.1+2-1~deb12u1. */
-  debVersion: string;
+  /** Debian's version, e.g. 17.0.21.1+2-1~deb12u1 (apt only: the JRE package must match it). */
+  debVersion?: string;
   /** OpenJDK's version, e.g. 17.0.21.1+2. */
   version: string;
+  /** Where it comes from, for the log: `Debian openjdk-17 17.0.21.1+2-1~deb12u1`, or the catalog URL. */
+  origin: string;
   /** Reuse key: packages and apt's checksums. */
   key: TomlTable;
   /** The packages, for the build SBOM. */
@@ -32,16 +40,34 @@ export interface Jdk {
   /** The JDK's purl and CPE, for the runtime derived from it. */
   purl: string;
   cpe: string;
+  licenses: string[];
+  /** Keeps a catalog download in its cache layer (fetchCached); call on every build so it stays cached. */
+  fetch(layers: Layers, logger: Logger): Promise<void>;
   /** Downloads (into `cacheDir`, verified) and extracts the JDK into `layer`; returns JAVA_HOME. */
   install(layer: Layer, o: { cacheDir: string; logger: Logger }): Promise<string>;
 }
 
+export interface JdkOptions {
+  /** BP_JVM_SOURCE: apt or catalog; default catalog when there are catalog entries, else apt. */
+  kind?: string | undefined;
+  catalog: readonly CatalogEntry[];
+  env: Readonly<Record<string, string | undefined>>;
+  /** Where apt-cache's answers are kept between builds (AptSource.cached); none: ask apt each time. */
+  layers?: Layers;
+}
+
+/** The JDK from the chosen source (jvmSourceKind) that satisfies the request. */
+export async function resolveJdk(request: VersionRequest, opts: JdkOptions): Promise<Jdk> {
+  return jvmSourceKind(opts.kind, opts.catalog) === 'catalog' ? catalogJdk(request, opts.catalog) : aptJdk(request, opts.env, opts.layers);
+}
+
 const HINT =
   'Set BP_JVM_VERSION (or .java-version, or maven.compiler.release in pom.xml) to one of these, or make another ' +
-  'version available to apt (an apt source that carries openjdk-<N>-jdk-headless) (docs/buildpacks/java.md).';
+  'version available to apt (an apt source that carries openjdk-<N>-jdk-headless), or use a JDK tarball from a catalog ' +
+  '(BP_JVM_DIST_URI and BP_JVM_DIST_SHA256, or [[metadata.dependencies]] with id "jdk"; docs/buildpacks/java.md).';
 
 /** The newest JDK apt offers that satisfies the request; the error lists what apt has. */
-export async function resolveJdk(request: VersionRequest, env: Readonly<Record<string, string | undefined>>, layers?: Layers): Promise<Jdk> {
+export async function aptJdk(request: VersionRequest, env: Readonly<Record<string, string | undefined>>, layers?: Layers): Promise<Jdk> {
   // With layers: apt-cache's answers are kept in a cache layer while apt's state is unchanged (AptSource.cached).
   const apt = layers ? await AptSource.cached(layers, { env }) : new AptSource({ env });
   const byVersion = new Map<string, string>();
@@ -67,13 +93,17 @@ export async function resolveJdk(request: VersionRequest, env: Readonly<Record<s
   const cpe = `cpe:2.3:a:oracle:openjdk:${cpeVersion}:*:*:*:*:*:*:*`;
   const debs: ResolvedDeb[] = [jre, jdk].map((d) => ({ name: d.name, version: debVersion, arch: /[?&]arch=([^&]+)/.exec(d.purl)?.[1] ?? 'amd64', sha256: d.checksum.replace(/^sha256:/, '') }));
   return {
+    source: 'apt',
     feature,
     debVersion,
     version,
+    origin: `Debian openjdk-${feature} ${debVersion}`,
     key: { source: 'apt', packages: [`${jdkPkg}=${debVersion}`, `${jrePkg}=${debVersion}`], checksums: [jdk.checksum, jre.checksum] },
     components: [jdk, jre].map((d) => component(d, cpe)),
     purl: jdk.purl,
     cpe,
+    licenses: [OPENJDK_LICENSE],
+    async fetch() {}, // the .debs are fetched into the `debs` cache layer when the JDK is installed
     async install(layer, o) {
       await installDebs(debs, layer.path, { env, logger: o.logger, cacheDir: o.cacheDir, exclude: ['./usr/share/doc', './usr/share/man', '*/lib/src.zip', '*/demo'] });
       const jvm = join(layer.path, 'usr', 'lib', 'jvm');
@@ -85,7 +115,7 @@ export async function resolveJdk(request: VersionRequest, env: Readonly<Record<s
 }
 
 function component(d: DependencyDescription, cpe: string): SbomComponent {
-  const c: SbomComponent = { name: d.name, version: d.version, type: 'application', purl: d.purl, cpe, licenses: ['GPL-2.0-only WITH Classpath-exception-2.0'], downloadLocation: d.uri };
+  const c: SbomComponent = { name: d.name, version: d.version, type: 'application', purl: d.purl, cpe, licenses: [OPENJDK_LICENSE], downloadLocation: d.uri };
   if (d.checksum.startsWith('sha256:')) c.hashes = { sha256: d.checksum.slice(7) };
   return c;
 }
