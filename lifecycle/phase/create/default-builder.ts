@@ -7,7 +7,7 @@ import { isLadingError, type ContentSink, type Image } from '../../../registry/o
 import { familiarName, parseRegistryReference, type StoreReference } from '../../../registry/reference.js';
 import { putStackSbom } from '../../../sbom/index.js';
 import {
-  buildStack, readLock, readStackFile, STACK_PACKAGES_LABEL, type BuildStackOptions, type StackLock,
+  buildStack, readLock, readStackFile, stackExcludeLabel, STACK_EXCLUDE_LABEL, STACK_PACKAGES_LABEL, type BuildStackOptions, type StackImage, type StackLock,
 } from '../../../stacks/builder/index.js';
 
 /** The stack the default builder runs on, and where its builder.toml lives (stacks/<name>/builder.toml). */
@@ -69,7 +69,7 @@ export async function ensureStack(stackDir: string, options: EnsureStackOptions 
   const waitTimer = setTimeout(() => options.onEvent?.({ type: 'wait', lock: lockPath }), 500);
   return withFileLock(lockPath, async () => {
     clearTimeout(waitTimer);
-    const stale = await staleReason(lock, images, store);
+    const stale = await staleReason(lock, images, store, stack.images);
     if (!stale) {
       options.onEvent?.({ type: 'reuse', stack: stack.id });
       return { stack: stack.id, images, built: false };
@@ -100,11 +100,13 @@ export async function ensureStack(stackDir: string, options: EnsureStackOptions 
 }
 
 /** Why the store's images must be (re)built, or undefined when every one is there with the lock's packages. */
-async function staleReason(lock: StackLock, images: Record<string, StoreReference>, store: StoreOptions): Promise<string | undefined> {
+async function staleReason(lock: StackLock, images: Record<string, StoreReference>, store: StoreOptions, defined: readonly StackImage[]): Promise<string | undefined> {
   const versions = new Map(lock.packages.map((p) => [p.name, p.version]));
   for (const [name, ref] of Object.entries(images)) {
     const image = await storedImage(ref, store);
     if (!image) return `${name} is not in the local store`;
+    const def = defined.find((i) => i.name === name);
+    if (def && image.config.config?.Labels?.[STACK_EXCLUDE_LABEL] !== stackExcludeLabel(def)) return `${name} in the local store was built with another exclude list`;
     const want = Object.fromEntries((lock.images[name]?.resolved ?? []).map((p) => [p, versions.get(p) ?? '']));
     const label = image.config.config?.Labels?.[STACK_PACKAGES_LABEL];
     let have: Record<string, string> = {};
