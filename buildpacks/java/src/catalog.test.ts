@@ -157,6 +157,24 @@ describe('a catalog JDK', () => {
     expect(jdk.components[0]).toMatchObject({ name: 'jdk', version: '17.0.13+11', hashes: { sha256: t.sha256 }, downloadLocation: t.uri, licenses: ['GPL-2.0-only WITH Classpath-exception-2.0'] });
   });
 
+  it('a later build reuses the verified download in download-jdk (no second download)', async () => {
+    const dir = temp('lading-java-dist-');
+    fakeJdk(join(dir, 'jdk-17.0.13+11'), '17.0.13');
+    const t = tarball(dir, 'jdk-17.0.13+11.tar.gz', 'jdk-17.0.13+11');
+    const catalog = jdkCatalog({}, { uri: t.uri, sha256: t.sha256 });
+    const first = context();
+    await (await resolveJdk({ constraint: '17', source: 'x' }, { catalog, env: {} })).fetch(first.layers, first.logger);
+    await first.layers.writeLayerTomls();
+    rmSync(t.file); // the source is gone: only the cached copy can serve
+    const next = { ...context(), layers: new Layers(first.layers.dir, { buildpack: { id: 'lading/java', version: '0.1.0', sbomFormats: [] } }) };
+    const jdk = await resolveJdk({ constraint: '17', source: 'x' }, { catalog, env: {} });
+    await jdk.fetch(next.layers, next.logger);
+    expect(next.log()).not.toContain('Downloading');
+    const layer = await next.layers.layer('jdk', { build: true, cache: true });
+    await layer.reset();
+    expect(existsSync(join(await jdk.install(layer, { cacheDir: temp('lading-java-debs-'), logger: next.logger }), 'bin', 'javac'))).toBe(true);
+  });
+
   it('a checksum mismatch names the URL and both digests', async () => {
     const dir = temp('lading-java-dist-');
     fakeJdk(join(dir, 'jdk-17.0.13+11'), '17.0.13');
