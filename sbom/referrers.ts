@@ -25,7 +25,8 @@ const EMPTY: Descriptor = { mediaType: MediaType.OciEmpty, digest: EMPTY_JSON_DI
  * which the caller does. Same documents → same manifest digests.
  */
 export async function putSbomReferrers(
-  sink: ContentSink, subject: Descriptor, docs: readonly SbomDocument[], options: { created: string; scope: 'image' | 'os' },
+  sink: ContentSink, subject: Descriptor, docs: readonly SbomDocument[],
+  options: { created: string; scope: 'image' | 'os'; /** More manifest annotations (e.g. what the documents were made from). */ annotations?: Record<string, string> },
 ): Promise<Descriptor[]> {
   await sink.putBlob(EMPTY, async () => Readable.from([EMPTY_JSON]));
   const out: Descriptor[] = [];
@@ -39,7 +40,7 @@ export async function putSbomReferrers(
     const { bytes } = serializeManifest({
       schemaVersion: 2, mediaType: MediaType.OciManifest, artifactType: mediaType, config: EMPTY, layers: [layer],
       subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
-      annotations: { [ANNOTATION_CREATED]: documentTime(options.created), [SBOM_SCOPE_ANNOTATION]: options.scope },
+      annotations: { ...options.annotations, [ANNOTATION_CREATED]: documentTime(options.created), [SBOM_SCOPE_ANNOTATION]: options.scope },
     });
     out.push({ ...(await sink.putManifest(bytes, MediaType.OciManifest, { tag: false })), artifactType: mediaType });
   }

@@ -127,7 +127,8 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
       dest, name: args.image, digest: exported.digest, options, onWarning: (m) => out.log(`warning: ${m}`),
       ...(args['sbom-output-dir'] ? { sbomDir: resolve(args['sbom-output-dir']) } : {}),
     });
-    const signed = await (await import('./sign-build.js')).signBuild(ctx, args, dest, exported.digest, { appDir, durations });
+    // Loaded only when signing: the signing modules (@sigstore/sign and its dependencies) cost start-up time.
+    const signed = args['sign-key'] ? await (await import('./sign-build.js')).signBuild(ctx, args, dest, exported.digest, { appDir, durations }) : undefined;
     if (out.json) {
       out.result({
         image: args.image,
