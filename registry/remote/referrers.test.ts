@@ -48,7 +48,8 @@ async function pushImage(host: string, repoTag: string, image: Image, options: R
 describe.skipIf(!HAVE)('referrers on the real registry 2.8 (fallback tag)', () => {
   let reg: TestRegistry;
   beforeAll(async () => {
-    reg = await startRegistry();
+    // the referrers here carry SBOM artifact types over placeholder bytes: this file tests the index, not SBOMs
+    reg = await startRegistry({ checkSboms: false });
   });
   afterAll(async () => {
     await reg?.stop();
