@@ -11,6 +11,8 @@ import { extractTarGz } from './extract.js';
 import { NpmConfig } from './npm-config.js';
 import { NpmSource, npmPurl } from './npm-source.js';
 import { resolveVersion } from './resolve.js';
+import { parseTomlText } from '../toml-file.js';
+import { stringify as stringifyToml } from 'smol-toml';
 
 const IN_CI = process.env['CI'] === 'true';
 const tmp: string[] = [];
@@ -157,5 +159,65 @@ describe('NpmSource against the real npm registry (network)', () => {
     expect(got.sha256).toMatch(/^[0-9a-f]{64}$/);
     await extractTarGz(got.path, join(dir, 'pkg'), { stripComponents: 1 });
     expect(JSON.parse(await readFile(join(dir, 'pkg', 'package.json'), 'utf8'))).toMatchObject({ name: 'is-number', version: '7.0.0' });
+  });
+});
+
+describe('NpmSource memo (NpmSource.cached): resolutions kept for maxAge, descriptions kept', () => {
+  let server: Server;
+  let base: string;
+  let versions: Record<string, unknown>;
+  const hits: string[] = [];
+
+  beforeAll(async () => {
+    versions = { '1.0.0': {}, '1.1.0': {} };
+    server = createServer((req, res) => {
+      hits.push(req.url ?? '');
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (req.url === '/demo') return res.end(JSON.stringify({ name: 'demo', versions }));
+      const m = /^\/demo\/(.+)$/.exec(req.url ?? '');
+      return res.end(JSON.stringify({ name: 'demo', version: m?.[1], license: 'MIT', dist: { tarball: `${base}/t/${m?.[1]}.tgz`, integrity: sri(Buffer.from(m?.[1] ?? '')) } }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  it('answers a repeated request from the memo until it is maxAge old, then asks again', async () => {
+    const memo = {};
+    let now = 1_000_000;
+    const source = () => new NpmSource({ config: new NpmConfig(new Map([['registry', `${base}/`]])), memo, maxAge: 60, now: () => now });
+    const request = { constraint: '1.x', source: 'test' };
+    hits.length = 0;
+    expect(await source().resolve('demo', 'demo', request)).toBe('1.1.0');
+    const described = await source().describe('demo', '1.1.0');
+    expect(hits).toEqual(['/demo', '/demo/1.1.0']);
+
+    // The next build (a new source on the same memo, as the cache layer's metadata gives it): no request.
+    versions['1.2.0'] = {};
+    now += 59;
+    expect(await source().resolve('demo', 'demo', request)).toBe('1.1.0');
+    expect(await source().describe('demo', '1.1.0')).toEqual(described);
+    expect(hits).toHaveLength(2);
+
+    // Another constraint is resolved against what the registry has now.
+    expect(await source().resolve('demo', 'demo', { constraint: '^1.0.0', source: 'test' })).toBe('1.2.0');
+    expect(hits).toHaveLength(3);
+
+    // Expired: the registry is asked, the newer release is found.
+    now += 2;
+    expect(await source().resolve('demo', 'demo', request)).toBe('1.2.0');
+    expect(hits).toHaveLength(4);
+    // Survives the TOML round trip the layer metadata takes.
+    expect(parseTomlText(stringifyToml(memo), 'layer.toml')).toEqual(memo);
+  });
+
+  it('maxAge 0 never answers a resolution from the memo; a damaged memo is ignored', async () => {
+    const memo: Record<string, unknown> = { answers: { 'resolve x': 'garbage', [`describe ${base}/demo/1.0.0`]: { json: '{', at: 1 } } };
+    const source = new NpmSource({ config: new NpmConfig(new Map([['registry', `${base}/`]])), memo, maxAge: 0 });
+    hits.length = 0;
+    expect(await source.resolve('demo', 'demo', { constraint: '1.0.0', source: 'test' })).toBe('1.0.0');
+    expect(await source.resolve('demo', 'demo', { constraint: '1.0.0', source: 'test' })).toBe('1.0.0');
+    expect((await source.describe('demo', '1.0.0')).checksum).toBe(sri(Buffer.from('1.0.0')));
+    expect(hits).toEqual(['/demo', '/demo', '/demo/1.0.0']);
   });
 });

@@ -2,10 +2,12 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { BuildpackError } from '../errors.js';
-import { isTable } from '../toml-file.js';
+import type { Layers } from '../layer.js';
+import { isTable, type TomlTable } from '../toml-file.js';
 import { downloadFile, getJson, trustingDispatcher } from './http.js';
 import { parseIntegrity, toIntegrity, verifyFile } from './integrity.js';
 import { loadNpmConfig, type NpmConfig, type NpmConfigOptions } from './npm-config.js';
+import { resolveVersion, type ResolveOptions, type VersionRequest } from './resolve.js';
 import type { DependencyDescription, DependencySource, FetchedDependency } from './source.js';
 
 export interface NpmSourceOptions {
@@ -14,7 +16,22 @@ export interface NpmSourceOptions {
   dispatcher?: Dispatcher;
   /** A CPE for a package version, e.g. Node.js runtimes (`cpe:2.3:a:nodejs:node.js:<v>:...`). */
   cpeFor?: (name: string, version: string) => string | undefined;
+  /**
+   * Where answers are kept between builds (see `NpmSource.cached`): version resolutions for `maxAge`
+   * seconds, version descriptions (immutable once published) for a month.
+   */
+  memo?: TomlTable;
+  /** Seconds a memoized resolution of a request is used without asking the registry (default 3600; 0: never). */
+  maxAge?: number;
+  /** Clock in seconds (tests). */
+  now?: () => number;
 }
+
+/** The cache layer `NpmSource.cached` keeps its answers in (as `[metadata]`; the directory stays empty). */
+export const NPM_MEMO_LAYER = 'npm-index';
+export const DEFAULT_NPM_MEMO_MAX_AGE = 3600;
+/** Memo entries older than this are dropped (asked again when needed). */
+const MEMO_FORGET_AFTER = 30 * 24 * 3600;
 
 /** `pkg:npm/<name>@<version>` with the scope's `@` encoded, as the purl spec asks. */
 export function npmPurl(name: string, version: string): string {
@@ -36,20 +53,74 @@ function licensesOf(manifest: Record<string, unknown>): string[] {
 export class NpmSource implements DependencySource {
   readonly kind = 'npm';
   readonly #config: NpmConfig;
-  readonly #dispatcher: Dispatcher | Promise<Dispatcher>;
+  readonly #given: Dispatcher | undefined;
+  #made: Promise<Dispatcher> | undefined;
   readonly #cpeFor: NpmSourceOptions['cpeFor'];
+
+  readonly #memo: TomlTable | undefined;
+  readonly #maxAge: number;
+  readonly #now: () => number;
 
   constructor(opts: NpmSourceOptions) {
     this.#config = opts.config;
     this.#cpeFor = opts.cpeFor;
-    this.#dispatcher =
-      opts.dispatcher ??
-      opts.config.certificateAuthorities().then((ca) => trustingDispatcher({ ...(ca ? { ca } : {}), rejectUnauthorized: opts.config.strictSsl }));
+    this.#memo = opts.memo;
+    this.#maxAge = opts.maxAge ?? DEFAULT_NPM_MEMO_MAX_AGE;
+    this.#now = opts.now ?? (() => Math.floor(Date.now() / 1000));
+    this.#given = opts.dispatcher;
+  }
+
+  /** The HTTP client, made on the first request (reading the CA files costs time a memoized build need not spend). */
+  #dispatcher(): Dispatcher | Promise<Dispatcher> {
+    if (this.#given) return this.#given;
+    const config = this.#config;
+    this.#made ??= config.certificateAuthorities().then((ca) => trustingDispatcher({ ...(ca ? { ca } : {}), rejectUnauthorized: config.strictSsl }));
+    return this.#made;
   }
 
   /** A source from the user's npm configuration (see loadNpmConfig). */
   static async fromUserConfig(opts: NpmConfigOptions & Omit<NpmSourceOptions, 'config'> = {}): Promise<NpmSource> {
     return new NpmSource({ ...opts, config: await loadNpmConfig(opts) });
+  }
+
+  /**
+   * A source whose answers are kept in the `npm-index` cache layer of `layers`: a rebuild with the same
+   * version request resolves it without asking the registry while the answer is younger than `maxAge`
+   * seconds, and describes an already seen version (name, registry) from the memo.
+   */
+  static async cached(layers: Layers, opts: NpmConfigOptions & Omit<NpmSourceOptions, 'config' | 'memo'> = {}): Promise<NpmSource> {
+    const layer = await layers.layer(NPM_MEMO_LAYER, { cache: true });
+    await mkdir(layer.path, { recursive: true });
+    return NpmSource.fromUserConfig({ ...opts, memo: layer.metadata });
+  }
+
+  /** The memo's table of answers (created, or reset when damaged); undefined without a memo. */
+  #answers(): TomlTable | undefined {
+    const memo = this.#memo;
+    if (!memo) return undefined;
+    if (!isTable(memo['answers'])) memo['answers'] = {};
+    const answers = memo['answers'] as TomlTable;
+    const now = this.#now();
+    for (const [k, v] of Object.entries(answers)) if (!isTable(v) || typeof v['at'] !== 'number' || now - v['at'] > MEMO_FORGET_AFTER) delete answers[k];
+    return answers;
+  }
+
+  /**
+   * The newest version of `name` that satisfies `request` (resolveVersion over `versions(name)`), memoized
+   * per registry, package and constraint for `maxAge` seconds. Without a usable memoized answer the
+   * registry is asked, so a changed request, or a failing one, always sees what the registry has now.
+   */
+  async resolve(what: string, name: string, request: VersionRequest, opts: ResolveOptions = {}): Promise<string> {
+    const answers = this.#answers();
+    const key = `resolve ${this.#url(name)} ${request.constraint.trim()}${opts.includePrerelease ? ' +prerelease' : ''}`;
+    const known = answers?.[key];
+    const now = this.#now();
+    if (isTable(known) && typeof known['version'] === 'string' && typeof known['at'] === 'number' && known['at'] <= now && now - known['at'] < this.#maxAge) {
+      return known['version'];
+    }
+    const version = resolveVersion(what, await this.versions(name), request, opts);
+    if (answers && this.#maxAge > 0) answers[key] = { version, at: now };
+    return version;
   }
 
   #url(name: string, suffix = ''): string {
@@ -60,7 +131,7 @@ export class NpmSource implements DependencySource {
     const headers: Record<string, string> = { accept };
     const auth = this.#config.authorizationFor(url);
     if (auth) headers['authorization'] = auth;
-    const doc = await getJson(url, { dispatcher: await this.#dispatcher, headers, what });
+    const doc = await getJson(url, { dispatcher: await this.#dispatcher(), headers, what });
     if (doc !== undefined && !isTable(doc)) throw new BuildpackError('DEPENDENCY_FETCH', `${what}: ${url} did not return a JSON object`);
     return doc;
   }
@@ -72,7 +143,31 @@ export class NpmSource implements DependencySource {
     return isTable(doc['versions']) ? Object.keys(doc['versions']) : [];
   }
 
+  /** A published version's description never changes (npm refuses to reuse a version): memoized without expiry. */
   async describe(name: string, version: string): Promise<DependencyDescription> {
+    const answers = this.#answers();
+    const key = `describe ${this.#url(name, `/${encodeURIComponent(version)}`)}`;
+    const known = answers?.[key];
+    if (isTable(known) && typeof known['json'] === 'string') {
+      try {
+        const d = JSON.parse(known['json']) as DependencyDescription;
+        // `at` is left as it was: a memo unchanged by a no-op rebuild leaves its cache layer unchanged too.
+        if (d.name === name && d.version === version && typeof d.checksum === 'string' && typeof d.uri === 'string') return this.#withCpe(d);
+      } catch {
+        // a damaged entry: ask the registry again
+      }
+    }
+    const d = await this.#describe(name, version);
+    if (answers) answers[key] = { json: JSON.stringify(d), at: this.#now() };
+    return this.#withCpe(d);
+  }
+
+  #withCpe(d: DependencyDescription): DependencyDescription {
+    const cpe = this.#cpeFor?.(d.name, d.version);
+    return cpe ? { ...d, cpe } : d;
+  }
+
+  async #describe(name: string, version: string): Promise<DependencyDescription> {
     const what = `npm package ${name}@${version}`;
     let manifest = await this.#get(this.#url(name, `/${encodeURIComponent(version)}`), what, 'application/json');
     if (!manifest) {
@@ -87,10 +182,7 @@ export class NpmSource implements DependencySource {
     if (typeof dist['integrity'] === 'string') checksum = toIntegrity(parseIntegrity(dist['integrity']));
     else if (typeof dist['shasum'] === 'string') checksum = toIntegrity({ algorithm: 'sha1', hex: dist['shasum'] });
     else throw new BuildpackError('DEPENDENCY_INTEGRITY', `${what}: the registry gave neither dist.integrity nor dist.shasum`);
-    const d: DependencyDescription = { name, version, checksum, uri: dist['tarball'], purl: npmPurl(name, version), licenses: licensesOf(manifest), source: this.kind };
-    const cpe = this.#cpeFor?.(name, version);
-    if (cpe) d.cpe = cpe;
-    return d;
+    return { name, version, checksum, uri: dist['tarball'], purl: npmPurl(name, version), licenses: licensesOf(manifest), source: this.kind };
   }
 
   async fetch(name: string, version: string, dir: string): Promise<FetchedDependency> {
@@ -100,7 +192,7 @@ export class NpmSource implements DependencySource {
     const headers: Record<string, string> = {};
     const auth = this.#config.authorizationFor(d.uri);
     if (auth) headers['authorization'] = auth;
-    await downloadFile(d.uri, file, { dispatcher: await this.#dispatcher, headers, what: `npm package ${name}@${version}` });
+    await downloadFile(d.uri, file, { dispatcher: await this.#dispatcher(), headers, what: `npm package ${name}@${version}` });
     try {
       const sha256 = await verifyFile(file, parseIntegrity(d.checksum), `npm package ${name}@${version} (dist.integrity)`);
       return { ...d, path: file, sha256 };

@@ -57,12 +57,20 @@ export interface BuildOptions {
   source?: DependencySource;
 }
 
+/** BP_NODE_RESOLVE_TTL: whole seconds, 0 or more. */
+export function resolveTtl(value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  if (!/^\d+$/.test(value.trim())) throw new BuildpackError('CONFIG', `BP_NODE_RESOLVE_TTL "${value}": give whole seconds (0: ask the npm registry on every build)`);
+  return Number(value.trim());
+}
+
 export async function buildWith(ctx: BuildContext, opts: BuildOptions = {}): Promise<BuildResult> {
   const project = await readProject(projectDir(ctx.appDir, ctx.config('BP_NODE_PROJECT_PATH')));
   const { root, members } = await installRoot(ctx.appDir, project);
   // A workspace member follows its workspace root's package manager.
   const pm = packageManager(root);
-  const source = opts.source ?? (await NpmSource.fromUserConfig({ env: ctx.env, projectDir: project.dir }));
+  // Version resolutions are kept in the npm-index cache layer for BP_NODE_RESOLVE_TTL seconds (default 3600; 0: ask every build).
+  const source = opts.source ?? (await NpmSource.cached(ctx.layers, { env: ctx.env, projectDir: project.dir, maxAge: resolveTtl(ctx.config('BP_NODE_RESOLVE_TTL')) }));
   // A workspace member without its own version files follows the workspace root's.
   const request = [project, root].map((p) => nodeVersionRequest(p, ctx.config('BP_NODE_VERSION'))).find((r) => !r.source.startsWith('buildpack default'));
   const runtime = await contributeRuntime(ctx, source, request ?? nodeVersionRequest(project, undefined), npmVersionRequest(ctx.config('BP_NPM_VERSION'), pm.name === 'npm' ? pm.version : undefined));

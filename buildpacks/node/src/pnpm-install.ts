@@ -1,20 +1,20 @@
 import { createHash } from 'node:crypto';
 import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { contributeLayer, extractTarGz, resolveVersion, type BuildContext, type DependencySource, type Layer, type LayerTypes, type TomlTable, type VersionRequest } from '../../lib/index.js';
+import { contributeLayer, extractTarGz, type BuildContext, type DependencySource, type Layer, type LayerTypes, type TomlTable, type VersionRequest } from '../../lib/index.js';
 import { runCommand } from './command.js';
 import { buildScripts, contributeDependencies, linkLayer, npmEnv, runBuildScripts, type NpmInstallResult } from './npm-install.js';
 import { membersWithModules, relinkMembers, stageMembers, unstageMembers } from './workspaces.js';
 import { parsePnpmLock, pnpmComponents } from './pnpm-lock.js';
 import type { NodeProject } from './project.js';
-import type { NodeRuntime } from './runtime.js';
+import { resolveFrom, type NodeRuntime } from './runtime.js';
 
 /** The default pnpm line when neither BP_PNPM_VERSION nor packageManager names one. */
 export const DEFAULT_PNPM_VERSION = '10';
 
 /** pnpm itself, from the `pnpm` package of the user's npm registry, in a build+cache layer. */
 async function contributePnpm(ctx: BuildContext, source: DependencySource, request: VersionRequest): Promise<{ cli: string; version: string }> {
-  const version = resolveVersion('pnpm', await source.versions('pnpm'), request);
+  const version = await resolveFrom(source, 'pnpm', 'pnpm', request);
   ctx.logger.info(`pnpm ${version} (requested "${request.constraint}" by ${request.source})`);
   const d = await source.describe('pnpm', version);
   const { layer } = await contributeLayer(ctx.layers, 'pnpm', {

@@ -5,6 +5,7 @@ import {
   contributeLayer,
   extractTarGz,
   nodeArch,
+  NpmSource,
   resolveVersion,
   type BuildContext,
   type DependencyDescription,
@@ -38,6 +39,16 @@ export function sriHex(sri: string): { sha512?: string; sha1?: string } {
 }
 
 /**
+ * The newest version of npm package `name` satisfying `request`: through the source's memo of earlier
+ * resolutions when it is an NpmSource made by `NpmSource.cached` (a rebuild asks the registry again only once
+ * the answer is older than BP_NODE_RESOLVE_TTL), else from the versions it lists now.
+ */
+export async function resolveFrom(source: DependencySource, what: string, name: string, request: VersionRequest): Promise<string> {
+  if (source instanceof NpmSource) return source.resolve(what, name, request);
+  return resolveVersion(what, await source.versions(name), request);
+}
+
+/**
  * Files of the node-linux-* package the image does not need. `include/` (65 MB of headers) matters only to
  * native addons at build time: contributeHeaders provides it in a layer of its own when a project has any.
  */
@@ -50,9 +61,9 @@ const UNUSED_RUNTIME_FILES = ['share', 'include', 'CHANGELOG.md', 'README.md'];
  */
 export async function contributeRuntime(ctx: BuildContext, source: DependencySource, request: VersionRequest, npmRequest: VersionRequest): Promise<NodeRuntime> {
   const pkg = runtimePackage(nodeArch(ctx.target.arch));
-  const version = resolveVersion('Node.js', await source.versions(pkg), request);
+  const version = await resolveFrom(source, 'Node.js', pkg, request);
   ctx.logger.info(`Node.js ${version} (${pkg}; requested "${request.constraint}" by ${request.source})`);
-  const npmVersion = resolveVersion('npm', await source.versions('npm'), npmRequest);
+  const npmVersion = await resolveFrom(source, 'npm', 'npm', npmRequest);
   const [nodeDesc, npmDesc] = await Promise.all([source.describe(pkg, version), source.describe('npm', npmVersion)]);
   const { layer, reused } = await contributeLayer(
     ctx.layers,

@@ -7,7 +7,6 @@ import {
   contributeLayer,
   extractTarGz,
   loadNpmConfig,
-  resolveVersion,
   type BuildContext,
   type DependencySource,
   type Layer,
@@ -20,7 +19,7 @@ import { runCommand } from './command.js';
 import { buildScripts, contributeDependencies, linkNodeModules, npmEnv, runBuildScripts, type NpmInstallResult } from './npm-install.js';
 import { installedPackages } from './package-sbom.js';
 import type { NodeProject } from './project.js';
-import { sriHex, type NodeRuntime } from './runtime.js';
+import { resolveFrom, sriHex, type NodeRuntime } from './runtime.js';
 import { classicIntegrity, isBerryLock } from './yarn-lock.js';
 
 /** Default lines when neither BP_YARN_VERSION nor packageManager names one: by the lockfile's format. */
@@ -54,7 +53,7 @@ export function yarnFlavor(request: VersionRequest): YarnFlavor {
 /** yarn itself, from the user's npm registry, integrity-checked, in a build+cache layer. */
 async function contributeYarn(ctx: BuildContext, source: DependencySource, request: VersionRequest, flavor: YarnFlavor): Promise<{ cli: string; version: string }> {
   const pkg = CLI_PACKAGE[flavor];
-  const version = resolveVersion('yarn', await source.versions(pkg), request);
+  const version = await resolveFrom(source, 'yarn', pkg, request);
   if (flavor === 'berry' && semver.major(version) < 4) throw new BuildpackError('CONFIG', `yarn ${version} (from ${request.source}) is not supported: use yarn 1 or yarn 4 and later`);
   ctx.logger.info(`yarn ${version} (${pkg}; requested "${request.constraint}" by ${request.source})`);
   const d = await source.describe(pkg, version);
