@@ -52,6 +52,7 @@ export async function run(argv: string[], terminal: Terminal = { stdout: process
     .wrap(Math.min(110, terminal.stdout.isTTY ? 110 : 100))
     .version(false)
     .help();
+  skipHelpCache(parser);
   const named = argv.find((a) => !a.startsWith('-'));
   const wanted = named !== undefined && named in COMMANDS ? [named] : Object.keys(COMMANDS);
   for (const name of wanted) parser.command(((await COMMANDS[name]!()) as CommandFactory)(ctx) as never);
@@ -62,4 +63,16 @@ export async function run(argv: string[], terminal: Terminal = { stdout: process
   }
   if (failure !== undefined) return await ctx.output(lastArgs).error(failure);
   return 0;
+}
+
+/**
+ * yargs renders the complete help text of a command right after starting its handler, only to have it ready
+ * for a later `showHelp()` (lading calls none; `--help` renders afresh): 50–200 ms of every build. The hook
+ * is yargs-internal, so this does nothing if a yargs version lacks it.
+ */
+function skipHelpCache(parser: unknown): void {
+  type Usage = { cacheHelpMessage?: unknown };
+  const internal = (parser as { getInternalMethods?: () => { getUsageInstance?: () => Usage | undefined } }).getInternalMethods?.();
+  const usage = internal?.getUsageInstance?.();
+  if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => undefined;
 }

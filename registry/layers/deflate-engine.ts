@@ -1,5 +1,8 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import zlib from 'node:zlib';
@@ -204,9 +207,66 @@ export async function nativeMatchesPortable(data = probeData()): Promise<boolean
 }
 
 let autoChoice: Promise<BlockDeflater> | undefined;
-/** The engine for `mode`; `auto` probes Node's zlib once per process. */
+let probeCacheDir: string | undefined;
+
+/**
+ * A directory where `deflaterFor('auto')` keeps its probe's answer between processes (the probe costs
+ * ~100 ms of CPU on every run otherwise), keyed by everything the answer depends on: see probeKey.
+ * Undefined: probe in every process.
+ */
+export function setDeflateProbeCache(dir: string | undefined): void {
+  probeCacheDir = dir;
+  autoChoice = undefined;
+}
+
+/**
+ * What decides whether Node's zlib writes pako's bytes: Node's version and binary (size, mtime), its zlib's
+ * version, the CPU's architecture and feature flags (the match-finder hash is chosen from them) and pako's
+ * code. Undefined when Node links the system's zlib, which can change under the same Node: always probe then.
+ */
+export async function probeKey(): Promise<string | undefined> {
+  const variables = process.config.variables as unknown as Record<string, unknown>;
+  if (variables['node_shared_zlib'] === true || variables['node_shared_zlib'] === 'true') return undefined;
+  try {
+    const cpuinfo = await readFile('/proc/cpuinfo', 'utf8').catch(() => '');
+    const flags = /^(?:flags|Features)\s*:\s*(.*)$/m.exec(cpuinfo)?.[1]?.trim() ?? '';
+    const exe = await stat(process.execPath);
+    const pako = await stat(createRequire(import.meta.url).resolve('pako'));
+    const parts = {
+      node: process.version, zlib: process.versions.zlib, arch: process.arch, platform: process.platform, flags,
+      exe: [exe.size, exe.mtimeMs], pako: [pako.size, pako.mtimeMs],
+    };
+    return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+  } catch {
+    return undefined;
+  }
+}
+
+async function probeCached(dir: string | undefined): Promise<boolean> {
+  const key = dir === undefined ? undefined : await probeKey();
+  if (dir === undefined || key === undefined) return nativeMatchesPortable();
+  const file = join(dir, `deflate-probe-${key.slice(0, 32)}.json`);
+  try {
+    const known = JSON.parse(await readFile(file, 'utf8')) as { key?: unknown; native?: unknown };
+    if (known.key === key && typeof known.native === 'boolean') return known.native;
+  } catch {
+    // none yet, or unreadable: probe
+  }
+  const native = await nativeMatchesPortable();
+  try {
+    await mkdir(dir, { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    await writeFile(tmp, `${JSON.stringify({ key, native })}\n`);
+    await rename(tmp, file);
+  } catch {
+    // a read-only cache: probe again next time
+  }
+  return native;
+}
+
+/** The engine for `mode`; `auto` probes Node's zlib once per process (or reads the answer setDeflateProbeCache keeps). */
 export function deflaterFor(mode: 'auto' | 'portable'): Promise<BlockDeflater> {
   if (mode === 'portable') return Promise.resolve(portableDeflater());
-  autoChoice ??= nativeMatchesPortable().then((same) => (same ? nativeDeflater : portableDeflater()));
+  autoChoice ??= probeCached(probeCacheDir).then((same) => (same ? nativeDeflater : portableDeflater()));
   return autoChoice;
 }

@@ -17,5 +17,5 @@ export {
   type WalkEntryInfo,
 } from './spec.js';
 export { planLayer, type PlannedEntry } from './plan.js';
-export { DEFLATE_LEVEL, nativeMatchesPortable, type BlockDeflater } from './deflate-engine.js';
+export { DEFLATE_LEVEL, nativeMatchesPortable, probeKey, setDeflateProbeCache, type BlockDeflater } from './deflate-engine.js';
 export { GZIP_BLOCK_SIZE } from './gzip-blocks.js';

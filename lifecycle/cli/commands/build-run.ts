@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { LadingError, isLadingError, type ContentSource } from '../../../registry/oci/index.js';
 import { familiarName, formatReference, parseReference, withDefaultTag, type ImageReference } from '../../../registry/reference.js';
 import { openSink, openSource, type OpenOptions } from '../../../registry/open.js';
+import { setDeflateProbeCache } from '../../../registry/layers/index.js';
 import { openStoreSource, storeHome } from '../../../registry/layout/index.js';
 import {
   DetectError, loadBuildpackCatalog, readBuildpackDescriptor, type BuildpackSource, type Env, type Order,
@@ -36,6 +37,8 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
   const options = globalOpenOptions(args, ctx);
   const appDir = resolve(args.path ?? process.cwd());
   await checkAppDir(appDir);
+  // The deflate engine's self-probe is answered from LADING_HOME/cache after the first build on this Node and CPU.
+  setDeflateProbeCache(join(storeHome({ env }), 'cache'));
   if (args['cache-dir'] && args['cache-image']) throw new LadingError('USAGE', 'use --cache-dir or --cache-image, not both');
   const dest = destination(args);
   const project = await readProjectDescriptor(appDir);
