@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildFlags, shellWords } from './flags.js';
+import { shellWords } from '../../lib/index.js';
+import { buildFlags } from './flags.js';
 
 describe('go build flags', () => {
   it('defaults to a reproducible build', () => {

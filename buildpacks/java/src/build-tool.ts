@@ -2,18 +2,7 @@ import { createHash } from 'node:crypto';
 import { access, chmod, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import {
-  aptClosure,
-  bindingEntry,
-  bindingsOfType,
-  BuildpackError,
-  contributeLayer,
-  debPurl,
-  installDebs,
-  type BuildContext,
-  type SbomComponent,
-} from '../../lib/index.js';
-import { splitArguments } from './args.js';
+import { aptClosure, bindingEntry, bindingsOfType, BuildpackError, contributeLayer, debPurl, installDebs, shellWords, type BuildContext, type SbomComponent } from '../../lib/index.js';
 import { mavenArguments, mavenWrapper, readSettings, settingsLocalRepository } from './maven.js';
 
 /** Java runtimes Debian's maven depends on: the JDK layer provides Java, so the closure leaves them out. */
@@ -90,8 +79,8 @@ export async function mavenTool(ctx: BuildContext, debCache: string): Promise<Bu
 export async function gradleTool(ctx: BuildContext): Promise<BuildTool> {
   const wrapper = join(ctx.appDir, 'gradlew');
   const home = await ctx.layers.layer('gradle-home', { cache: true });
-  const args = splitArguments(ctx.config('BP_GRADLE_BUILD_ARGUMENTS')?.trim() || DEFAULT_GRADLE_ARGUMENTS, 'BP_GRADLE_BUILD_ARGUMENTS');
-  args.push(...splitArguments(ctx.config('BP_GRADLE_ADDITIONAL_BUILD_ARGUMENTS') ?? '', 'BP_GRADLE_ADDITIONAL_BUILD_ARGUMENTS'));
+  const args = shellWords(ctx.config('BP_GRADLE_BUILD_ARGUMENTS')?.trim() || DEFAULT_GRADLE_ARGUMENTS, 'BP_GRADLE_BUILD_ARGUMENTS');
+  args.push(...shellWords(ctx.config('BP_GRADLE_ADDITIONAL_BUILD_ARGUMENTS') ?? '', 'BP_GRADLE_ADDITIONAL_BUILD_ARGUMENTS'));
   return {
     name: 'gradle',
     args,

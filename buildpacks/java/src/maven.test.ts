@@ -1,8 +1,8 @@
+import { shellWords } from '../../lib/index.js';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { splitArguments } from './args.js';
 import { builtArtifact, fileGlob, mavenArguments, settingsLocalRepository } from './maven.js';
 
 describe('Maven invocation', () => {
@@ -15,8 +15,8 @@ describe('Maven invocation', () => {
   });
 
   it('splits arguments like a shell and refuses an unterminated quote', () => {
-    expect(splitArguments(`a 'b c' "d \\"e\\"" f\\ g ''`, 'X')).toEqual(['a', 'b c', 'd "e"', 'f g', '']);
-    expect(() => splitArguments('a "b', 'BP_MAVEN_BUILD_ARGUMENTS')).toThrow(/BP_MAVEN_BUILD_ARGUMENTS: unterminated " quote/);
+    expect(shellWords(`a 'b c' "d \\"e\\"" f\\ g ''`, 'X')).toEqual(['a', 'b c', 'd "e"', 'f g', '']);
+    expect(() => shellWords('a "b', 'BP_MAVEN_BUILD_ARGUMENTS')).toThrow(/BP_MAVEN_BUILD_ARGUMENTS: unterminated " quote/);
   });
 
   it('reads <localRepository> from settings.xml, not from comments', () => {

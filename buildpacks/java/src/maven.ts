@@ -1,7 +1,6 @@
 import { access, chmod, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BuildpackError } from '../../lib/index.js';
-import { splitArguments } from './args.js';
+import { BuildpackError, shellWords } from '../../lib/index.js';
 
 export const DEFAULT_MAVEN_ARGUMENTS = '-Dmaven.test.skip=true --batch-mode package';
 export const DEFAULT_BUILT_ARTIFACT = 'target/*.[jw]ar';
@@ -10,8 +9,8 @@ const exists = (p: string) => access(p).then(() => true, () => false);
 
 /** The arguments Maven runs with: BP_MAVEN_BUILD_ARGUMENTS + BP_MAVEN_ADDITIONAL_BUILD_ARGUMENTS + -P profiles + settings. */
 export function mavenArguments(o: { build?: string | undefined; additional?: string | undefined; profiles?: string | undefined; settings?: string | undefined; localRepository?: string | undefined }): string[] {
-  const args = splitArguments(o.build?.trim() ? o.build : DEFAULT_MAVEN_ARGUMENTS, 'BP_MAVEN_BUILD_ARGUMENTS');
-  args.push(...splitArguments(o.additional ?? '', 'BP_MAVEN_ADDITIONAL_BUILD_ARGUMENTS'));
+  const args = shellWords(o.build?.trim() ? o.build : DEFAULT_MAVEN_ARGUMENTS, 'BP_MAVEN_BUILD_ARGUMENTS');
+  args.push(...shellWords(o.additional ?? '', 'BP_MAVEN_ADDITIONAL_BUILD_ARGUMENTS'));
   const profiles = (o.profiles ?? '').split(/[,\s]+/).filter((p) => p !== '');
   if (profiles.length) args.push('-P', profiles.join(','));
   if (o.settings) args.push('--settings', o.settings);

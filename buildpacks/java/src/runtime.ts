@@ -2,8 +2,7 @@ import { copyFile, lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { execa } from 'execa';
-import { aptClosure, BuildpackError, installDebs, runImagePackages, type DependencyDescription, type Logger } from '../../lib/index.js';
-import { splitArguments } from './args.js';
+import { aptClosure, BuildpackError, installDebs, runImagePackages, shellWords, type DependencyDescription, type Logger } from '../../lib/index.js';
 import { elfDynamic } from './elf.js';
 
 /** Modules a jdeps scan cannot see but apps need at run time: TLS with EC keys, zip file systems. */
@@ -36,7 +35,7 @@ export async function requiredModules(javaHome: string, feature: number, targets
 
 /** `jlink` of `modules` from the JDK's jmods into `dest` (which must not exist yet). */
 export async function jlink(javaHome: string, modules: string[], dest: string, extraArgs: string | undefined): Promise<string[]> {
-  const args = [...splitArguments(extraArgs?.trim() ? extraArgs : DEFAULT_JLINK_ARGUMENTS, 'BP_JVM_JLINK_ARGS'), '--module-path', join(javaHome, 'jmods'), '--add-modules', modules.join(','), '--output', dest];
+  const args = [...shellWords(extraArgs?.trim() ? extraArgs : DEFAULT_JLINK_ARGUMENTS, 'BP_JVM_JLINK_ARGS'), '--module-path', join(javaHome, 'jmods'), '--add-modules', modules.join(','), '--output', dest];
   await rm(dest, { recursive: true, force: true });
   await run(join(javaHome, 'bin', 'jlink'), args, 'building the Java runtime');
   return args;
