@@ -25,6 +25,7 @@ export { classifyLicense, licenseRefFor, spdxLicenseId, type License } from './l
 export { Logger, type LoggerOptions, type LogSink } from './logger.js';
 export { buildTable, launchTable, readStore, writeBuildResult, type BuildResult, type Label, type Process, type Slice } from './outputs.js';
 export { BuildpackPlan, buildPlanTable, readBuildpackPlan, type BuildPlan, type BuildpackPlanEntry, type PlanProvide, type PlanRequire } from './plan.js';
+export { parseProcfile, type ProcfileEntry } from './procfile.js';
 export { shellWords } from './shell-words.js';
 export { bindingEntry, bindingRoot, bindingsOfType, readBindings, type Binding } from './bindings.js';
 export { goArch, nodeArch, readPlatform, targetFromEnv, type Platform, type Target } from './platform.js';

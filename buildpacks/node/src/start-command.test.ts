@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { NodeProject } from './project.js';
-import { commandFor, packageStart, parseProcfile, plainWords, startProcesses } from './start-command.js';
+import { parseProcfile } from '../../lib/index.js';
+import { commandFor, packageStart, plainWords, startProcesses } from './start-command.js';
 
 const rt = { node: '/layers/lading_nodejs/node/bin/node', npmCli: '/layers/lading_nodejs/node/lib/node_modules/npm/bin/npm-cli.js' };
 const dirs: string[] = [];

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { BuildpackError, PROCESS_TYPE_RE, type Process } from '../../lib/index.js';
+import { BuildpackError, parseProcfile, type Process } from '../../lib/index.js';
 import { isFile, SCRIPT_ENTRIES, type NodeProject } from './project.js';
 
 /** Where node and npm are in the image. */
@@ -26,20 +26,6 @@ export function commandFor(line: string, rt: RuntimePaths): string[] {
   const words = plainWords(line);
   if (!words) return ['sh', '-c', line.trim()];
   return words[0] === 'node' ? [rt.node, ...words.slice(1)] : words;
-}
-
-/** Parses a Procfile: `type: command` lines; blank lines and `#` comments skipped; names the bad line. */
-export function parseProcfile(text: string, file: string): { type: string; command: string }[] {
-  const out: { type: string; command: string }[] = [];
-  text.split(/\r?\n/).forEach((raw, i) => {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) return;
-    const m = /^([^:\s]+)\s*:\s*(.*)$/.exec(line);
-    if (!m || m[2]!.trim() === '') throw new BuildpackError('CONFIG', `${file} line ${i + 1}: expected "<type>: <command>", got "${line}"`);
-    if (!PROCESS_TYPE_RE.test(m[1]!)) throw new BuildpackError('CONFIG', `${file} line ${i + 1}: "${m[1]}" is not a valid process type (letters, digits, "." "_" "-")`);
-    out.push({ type: m[1]!, command: m[2]!.trim() });
-  });
-  return out;
 }
 
 /**

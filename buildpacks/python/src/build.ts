@@ -1,12 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type BuildContext, type BuildResult } from '../../lib/index.js';
+import { parseProcfile, type BuildContext, type BuildResult } from '../../lib/index.js';
 import { contributeCatalogInterpreter, cpythonCatalog, cpythonSourceKind } from './catalog.js';
 import { contributeInterpreter, contributePip } from './interpreter.js';
 import { installPackages } from './pip-install.js';
 import { readProject } from './project.js';
 import { readRequirements } from './requirements.js';
-import { assertStartable, parseProcfile, startProcesses } from './start-command.js';
+import { assertStartable, startProcesses } from './start-command.js';
 import { pythonVersionRequest } from './version.js';
 
 const readText = (f: string) => readFile(f, 'utf8').catch((): undefined => undefined);

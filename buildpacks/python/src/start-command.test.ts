@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { commandFor, parseProcfile, startProcesses, type StartPaths } from './start-command.js';
+import { parseProcfile } from '../../lib/index.js';
+import { commandFor, startProcesses, type StartPaths } from './start-command.js';
 import type { PythonProject } from './project.js';
 
 const PY = '/layers/lading_python/cpython/usr/bin/python3.11';

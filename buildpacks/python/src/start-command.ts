@@ -1,23 +1,9 @@
 import { join } from 'node:path';
-import { BuildpackError, PROCESS_TYPE_RE, type Process } from '../../lib/index.js';
+import { BuildpackError, parseProcfile, type Process } from '../../lib/index.js';
 import { projectScripts, type PythonProject } from './project.js';
 
 /** Characters that make a command line need a shell (expansion, redirection, chaining, quoting). */
 const SHELL_SYNTAX = /[|&;<>()$`\\"'*?[\]#~=%{}\n]/;
-
-/** Parses a Procfile: `type: command` lines; blank lines and `#` comments skipped; names the bad line. */
-export function parseProcfile(text: string, file: string): { type: string; command: string }[] {
-  const out: { type: string; command: string }[] = [];
-  text.split(/\r?\n/).forEach((raw, i) => {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) return;
-    const m = /^([^:\s]+)\s*:\s*(.*)$/.exec(line);
-    if (!m || (m[2] as string).trim() === '') throw new BuildpackError('CONFIG', `${file} line ${i + 1}: expected "<type>: <command>", got "${line}"`);
-    if (!PROCESS_TYPE_RE.test(m[1] as string)) throw new BuildpackError('CONFIG', `${file} line ${i + 1}: "${m[1]}" is not a valid process type (letters, digits, "." "_" "-")`);
-    out.push({ type: m[1] as string, command: (m[2] as string).trim() });
-  });
-  return out;
-}
 
 /** Where things are in the image, for absolute process commands (no PATH lookup, no launcher). */
 export interface StartPaths {
