@@ -14,18 +14,10 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeF
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { median, startRegistry } from './support.mjs';
+import { DEB_CACHE, has, LADING as lading, median, requireBuilt, ROOT as root, runsArg, startRegistry } from './support.mjs';
 
-const root = new URL('..', import.meta.url).pathname;
-const lading = join(root, 'bin', 'lading');
-if (!existsSync(join(root, 'dist', 'lifecycle', 'cli', 'main.js'))) {
-  console.error('dist/ is missing: run `npm run build` first');
-  process.exit(2);
-}
-const runs = Math.max(5, Number(process.argv[2] ?? 5));
-/** Shared with the tests: .debs are content-addressed and re-verified. */
-const DEB_CACHE = join(tmpdir(), 'lading-test-debs');
-const has = (tool) => { try { execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }); return true; } catch { return false; } };
+requireBuilt();
+const runs = runsArg();
 
 const tmp = mkdtempSync(join(tmpdir(), 'lading-bench-go-'));
 let registry;

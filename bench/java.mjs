@@ -18,17 +18,10 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { median, startRegistry } from './support.mjs';
+import { DEB_CACHE, has, LADING as lading, median, requireBuilt, ROOT as root, runsArg, startRegistry } from './support.mjs';
 
-const root = new URL('..', import.meta.url).pathname;
-const lading = join(root, 'bin', 'lading');
-if (!existsSync(join(root, 'dist', 'lifecycle', 'cli', 'main.js')) || !existsSync(join(root, 'buildpacks', 'java', 'bin', 'main.mjs'))) {
-  console.error('dist/ or buildpacks/java/bin/main.mjs is missing: run `npm run build` first');
-  process.exit(2);
-}
-const runs = Math.max(5, Number(process.argv[2] ?? 5));
-const has = (tool) => { try { execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }); return true; } catch { return false; } };
-const DEB_CACHE = join(tmpdir(), 'lading-test-debs');
+requireBuilt('java');
+const runs = runsArg();
 const MAVEN_PLUGINS = ['maven', 'libmaven-compiler-plugin-java', 'libmaven-jar-plugin-java', 'libmaven-resources-plugin-java', 'libsurefire-java', 'libmaven-install-plugin-java'];
 const SETTINGS = '<settings>\n  <offline>true</offline>\n  <localRepository>/usr/share/maven-repo</localRepository>\n</settings>\n';
 const seconds = (start) => Number(process.hrtime.bigint() - start) / 1e9;

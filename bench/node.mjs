@@ -16,17 +16,10 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { median, startRegistry } from './support.mjs';
+import { DEB_CACHE, LADING as lading, median, requireBuilt, ROOT as root, runsArg, startRegistry } from './support.mjs';
 
-const root = new URL('..', import.meta.url).pathname;
-const lading = join(root, 'bin', 'lading');
-if (!existsSync(join(root, 'dist', 'lifecycle', 'cli', 'main.js')) || !existsSync(join(root, 'buildpacks', 'node', 'bin', 'main.mjs'))) {
-  console.error('dist/ or the bundled buildpacks are missing: run `npm run build` first');
-  process.exit(2);
-}
-const runs = Math.max(5, Number(process.argv[2] ?? 5));
-/** Shared with the tests: .debs are content-addressed and re-verified. */
-const DEB_CACHE = join(tmpdir(), 'lading-test-debs');
+requireBuilt('node');
+const runs = runsArg();
 
 const tmp = mkdtempSync(join(tmpdir(), 'lading-bench-node-'));
 const sh = (file, args, opts = {}) => execFileSync(file, args, { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 << 20, ...opts }).toString();

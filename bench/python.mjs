@@ -14,19 +14,13 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { median, startRegistry } from './support.mjs';
+import { has, LADING as lading, median, requireBuilt, ROOT as root, runsArg, startRegistry } from './support.mjs';
 
-const root = new URL('..', import.meta.url).pathname;
-const lading = join(root, 'bin', 'lading');
-if (!existsSync(join(root, 'dist', 'lifecycle', 'cli', 'main.js')) || !existsSync(join(root, 'buildpacks', 'python', 'bin', 'main.mjs'))) {
-  console.error('dist/ or buildpacks/python/bin/main.mjs is missing: run `npm run build` first');
-  process.exit(2);
-}
-const has = (tool) => { try { execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }); return true; } catch { return false; } };
+requireBuilt('python');
 for (const tool of ['docker-registry', 'buildah', 'mmdebstrap']) {
   if (!has(tool)) { console.error(`${tool} is not installed (apt-get install ${tool})`); process.exit(2); }
 }
-const runs = Math.max(5, Number(process.argv[2] ?? 5));
+const runs = runsArg();
 const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const seconds = (fn) => { const start = process.hrtime.bigint(); const result = fn(); return { seconds: Number(process.hrtime.bigint() - start) / 1e9, result }; };
 const stats = (xs) => `${median(xs).toFixed(3)} s median of ${xs.length} (min ${Math.min(...xs).toFixed(3)} – max ${Math.max(...xs).toFixed(3)})`;

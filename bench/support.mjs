@@ -1,8 +1,37 @@
 // Shared by the benchmark scripts: loading the compiled library, medians, free ports, a local registry.
-import { spawn } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+/** The repository root and its `bin/lading`. */
+export const ROOT = new URL('..', import.meta.url).pathname;
+export const LADING = join(ROOT, 'bin', 'lading');
+/** Shared with the tests: .debs are content-addressed and re-verified. */
+export const DEB_CACHE = join(tmpdir(), 'lading-test-debs');
+
+/** Whether a command is on PATH. */
+export const has = (tool) => {
+  try {
+    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Exits (2) saying to run `npm run build` unless dist/ and the named buildpacks' bundles exist. */
+export function requireBuilt(...buildpacks) {
+  const missing = [join(ROOT, 'dist', 'lifecycle', 'cli', 'main.js'), ...buildpacks.map((b) => join(ROOT, 'buildpacks', b, 'bin', 'main.mjs'))].filter((f) => !existsSync(f));
+  if (missing.length > 0) {
+    console.error(`${missing.join(', ')} missing: run \`npm run build\` first`);
+    process.exit(2);
+  }
+}
+
+/** The run count from argv[index] (default and minimum 5: medians of fewer runs say little). */
+export const runsArg = (index = 2) => Math.max(5, Number(process.argv[index] ?? 5));
 
 /** Imports a module of the compiled library (dist/), or exits saying to run `npm run build`. */
 export const loadDist = (path) => import(new URL(`../dist/${path}`, import.meta.url).href).catch((err) => {
