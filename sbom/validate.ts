@@ -63,7 +63,9 @@ async function cyclonedxSchemaProblems(text: string, specVersion: unknown): Prom
 async function spdxSchemaProblems(doc: Json, schema: object | undefined): Promise<SbomProblem[]> {
   const problems: SbomProblem[] = [];
   if (schema) {
-    const { Ajv } = await import('ajv');
+    // ajv is CommonJS: Node's namespace names its exports, a split esbuild bundle (dist/bundle) only has `default`.
+    const ajvModule = await import('ajv');
+    const Ajv = ajvModule.Ajv ?? (ajvModule.default as unknown as { Ajv: typeof ajvModule.Ajv }).Ajv;
     const addFormats = (await import('ajv-formats')).default as unknown as (ajv: InstanceType<typeof Ajv>) => void;
     const ajv = new Ajv({ allErrors: true, strict: false });
     addFormats(ajv);

@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // Bundles each TypeScript buildpack into its own directory, so a buildpack dir is self-contained: it runs
 // wherever a lifecycle mounts it (lading mounts it at /cnb/buildpacks/<id>/<version>; pack copies it into a
-// builder image) without reaching back into this repository. One ESM file per buildpack, node builtins left
-// external, everything else (the SDK, smol-toml, semver, …) inlined. Output files are generated (.gitignore).
+// builder image) without reaching back into this repository. One ESM entry (bin/main.mjs) per buildpack, node
+// builtins left external, everything else (the SDK, smol-toml, semver, …) inlined; what the code imports
+// dynamically (undici, execa on paths a rebuild rarely takes) goes to bin/chunks/, so a detect or a no-op build
+// does not parse a megabyte it never runs. Output files are generated (.gitignore).
 // Run by `npm run build`; `node scripts/bundle-buildpacks.mjs` on its own works too.
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, relative } from 'node:path';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -23,22 +25,38 @@ export function bundles() {
   return [...ours, fixtures];
 }
 
+/**
+ * esbuild into `outdir`: ESM for Node 20, one file per entry and `chunks/` for what is imported dynamically
+ * (its old chunks removed first), node builtins and `external` packages left out. Beware: a dynamic
+ * `import()` of a CommonJS package yields only `default` in a split bundle (Node's own loader also names the
+ * exports), so such code reads `m.default ?? m` (see buildpacks/lib/dependency/http.ts).
+ */
+export async function splitEsmBundle(entryPoints, outdir, { quiet = false, external = [] } = {}) {
+  rmSync(join(outdir, 'chunks'), { recursive: true, force: true });
+  await build({
+    entryPoints,
+    outdir,
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    legalComments: 'none',
+    external,
+    logLevel: quiet ? 'error' : 'warning',
+    // CommonJS dependencies inside an ESM bundle need a require of their own.
+    banner: { js: "import { createRequire as __ladingRequire } from 'node:module'; const require = __ladingRequire(import.meta.url);" },
+  });
+}
+
 export async function bundleBuildpacks({ quiet = false } = {}) {
   for (const { entry, dirs } of bundles()) {
     for (const dir of dirs) {
-      const outfile = join(root, dir, 'bin', 'main.mjs');
-      await build({
-        entryPoints: [join(root, entry)],
-        outfile,
-        bundle: true,
-        platform: 'node',
-        format: 'esm',
-        target: 'node20',
-        legalComments: 'none',
-        logLevel: quiet ? 'error' : 'warning',
-        // CommonJS dependencies inside an ESM bundle need a require of their own.
-        banner: { js: "import { createRequire as __ladingRequire } from 'node:module'; const require = __ladingRequire(import.meta.url);" },
-      });
+      const outdir = join(root, dir, 'bin');
+      const outfile = join(outdir, 'main.mjs');
+      await splitEsmBundle({ main: join(root, entry) }, outdir, { quiet });
       if (!quiet) process.stderr.write(`bundled ${entry} → ${relative(root, outfile)}\n`);
     }
   }

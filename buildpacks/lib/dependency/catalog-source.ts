@@ -98,7 +98,7 @@ export class CatalogSource implements DependencySource {
         throw new BuildpackError('DEPENDENCY_FETCH', `${what}: cannot copy ${fileURLToPath(url)}: ${err.message}`, { cause: err });
       });
     } else if (url.protocol === 'https:' || url.protocol === 'http:') {
-      await downloadFile(d.uri, file, { dispatcher: this.#dispatcher ?? trustingDispatcher(), what });
+      await downloadFile(d.uri, file, { dispatcher: this.#dispatcher ?? (await trustingDispatcher()), what });
     } else {
       throw new BuildpackError('DEPENDENCY_FETCH', `${what}: unsupported URI scheme ${url.protocol}`);
     }

@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { BuildpackError } from '../errors.js';
 
 /** TLS trust for downloads: a CA bundle (npm's cafile/ca) and whether to verify at all (strict-ssl). */
@@ -13,10 +13,22 @@ export interface TrustOptions {
 }
 
 /**
+ * undici, loaded on first use: evaluating it costs ~40 ms of every buildpack process, and a rebuild whose
+ * answers are all memoized makes no request at all.
+ */
+async function undici(): Promise<typeof import('undici')> {
+  const m = await import('undici');
+  // undici is CommonJS: Node's namespace has its exports as named exports and as `default`; a split esbuild
+  // bundle gives only `default`.
+  return (m as { default?: typeof import('undici') }).default ?? m;
+}
+
+/**
  * A dispatcher honouring the user's trust settings: given CAs replace Node's roots (as npm's cafile does)
  * with NODE_EXTRA_CA_CERTS added back; HTTP(S)_PROXY/NO_PROXY are honoured.
  */
-export function trustingDispatcher(opts: TrustOptions = {}): Dispatcher {
+export async function trustingDispatcher(opts: TrustOptions = {}): Promise<Dispatcher> {
+  const { Agent, EnvHttpProxyAgent } = await undici();
   const env = opts.env ?? process.env;
   const tls: { ca?: string[]; rejectUnauthorized?: boolean } = {};
   if (opts.ca?.length) {
@@ -45,6 +57,7 @@ export interface GetOptions {
 const REDIRECTS = 5;
 
 async function get(url: string, opts: GetOptions): Promise<Dispatcher.ResponseData> {
+  const { request } = await undici();
   let current = url;
   for (let i = 0; i <= REDIRECTS; i++) {
     let res: Dispatcher.ResponseData;

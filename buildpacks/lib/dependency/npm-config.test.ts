@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -74,5 +74,32 @@ describe('npm configuration, read as npm reads it', () => {
     const d = await files({ '.npmrc': 'fund=false\n' });
     const c = await loadNpmConfig({ env: { HOME: d, NPM_CONFIG_GLOBALCONFIG: join(d, 'none') }, askNpm: false });
     expect(() => c.registryFor('x')).toThrow(`no npm registry configured (read: ${join(d, '.npmrc')})`);
+  });
+
+  it('keeps npm\'s default registry in the memo: asked again only for another npm, an expired answer, or no memo', async () => {
+    const d = await files({ 'calls': '' });
+    const bin = join(d, 'bin');
+    await mkdir(bin);
+    // A stand-in npm that counts its calls and answers `config get registry`.
+    await writeFile(join(bin, 'npm'), `#!/bin/sh\necho x >> ${join(d, 'calls')}\necho http://default.test/\n`);
+    await chmod(join(bin, 'npm'), 0o755);
+    const env = { HOME: d, NPM_CONFIG_GLOBALCONFIG: join(d, 'none'), PATH: `${bin}:/usr/bin:/bin` };
+    const calls = async () => (await readFile(join(d, 'calls'), 'utf8')).split('\n').filter(Boolean).length;
+    const memo = {};
+    let clock = 1000;
+    const load = () => loadNpmConfig({ env, memo, now: () => clock, maxAge: 60 });
+    expect((await load()).registryFor('x')).toBe('http://default.test/');
+    expect((await load()).registryFor('x')).toBe('http://default.test/');
+    expect(await calls()).toBe(1);
+    clock += 61;
+    await load();
+    expect(await calls()).toBe(2);
+    // Another npm (here: the same file, modified) is asked afresh.
+    await utimes(join(bin, 'npm'), new Date(5_000_000), new Date(5_000_000));
+    await load();
+    expect(await calls()).toBe(3);
+    await loadNpmConfig({ env, memo, now: () => clock, maxAge: 0 });
+    await loadNpmConfig({ env });
+    expect(await calls()).toBe(5);
   });
 });
