@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { InvalidContentError, type Image, type Layer } from '../registry/oci/index.js';
 import { formatOf, documentComponents } from './documents.js';
 import { dpkgComponents, STATUS_D } from './dpkg.js';
@@ -113,9 +114,40 @@ export function buildpackComponents(files: readonly CnbSbomFile[]): Component[] 
   return out;
 }
 
-/** The image SBOM of `image`: the run image's OS packages plus every buildpack SBOM in its CNB SBOM layer. */
-export async function collectImageSbom(image: Image, name: string, what = name): Promise<Sbom> {
-  const os = await osPackages(image, runImageLayers(image), what);
+/**
+ * Where OS package lists are kept between runs, by a key of what they are read from (see osPackagesKey):
+ * reading the run image's layers again costs a few hundred milliseconds of every rebuild for the same answer.
+ */
+export interface OsPackagesCache {
+  get(key: string): Promise<Component[] | undefined>;
+  put(key: string, components: Component[]): Promise<void>;
+}
+
+/** What osPackages of these layers depends on: their diffIDs and the distro labels of the image. */
+export function osPackagesKey(image: Image, layers: readonly Layer[]): string {
+  const labels = image.config.config?.Labels ?? {};
+  return createHash('sha256')
+    .update(JSON.stringify({ layers: layers.map((l) => l.diffId), distro: [labels['io.buildpacks.base.distro.name'] ?? '', labels['io.buildpacks.base.distro.version'] ?? ''] }))
+    .digest('hex');
+}
+
+async function cachedOsPackages(image: Image, what: string, cache: OsPackagesCache | undefined): Promise<Component[]> {
+  const layers = runImageLayers(image);
+  if (!cache) return osPackages(image, layers, what);
+  const key = osPackagesKey(image, layers);
+  const hit = await cache.get(key);
+  if (hit) return hit;
+  const found = await osPackages(image, layers, what);
+  await cache.put(key, found);
+  return found;
+}
+
+/**
+ * The image SBOM of `image`: the run image's OS packages plus every buildpack SBOM in its CNB SBOM layer.
+ * With `osCache`, the OS packages of run image layers seen before are taken from it.
+ */
+export async function collectImageSbom(image: Image, name: string, what = name, osCache?: OsPackagesCache): Promise<Sbom> {
+  const os = await cachedOsPackages(image, what, osCache);
   const bp = buildpackComponents(await cnbSbomFiles(image, what));
   const platform = image.config.os && image.config.architecture ? `${image.config.os}/${image.config.architecture}` : undefined;
   return {

@@ -127,7 +127,7 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
     }
     const { exported, durations } = result;
     const sbom = args.sbom === 'none' ? undefined : await attachImageSbom({
-      dest, name: args.image, digest: exported.digest, options, onWarning: (m) => out.log(`warning: ${m}`),
+      dest, name: args.image, digest: exported.digest, options, onWarning: (m) => out.log(`warning: ${m}`), osPackagesDir: join(storeHome({ env }), 'cache', 'os-packages'),
       ...(args['sbom-output-dir'] ? { sbomDir: resolve(args['sbom-output-dir']) } : {}),
     });
     // Loaded only when signing: the signing modules (@sigstore/sign and its dependencies) cost start-up time.

@@ -1,7 +1,9 @@
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Argv } from 'yargs';
 import { pickPlatform } from '../../../registry/copy/index.js';
 import { imageFromSource } from '../../../registry/image/index.js';
+import { storeHome } from '../../../registry/layout/index.js';
 import { LadingError, parseManifest, type BlobPutResult, type ContentSource, type Image } from '../../../registry/oci/index.js';
 import { openSink, openSource } from '../../../registry/open.js';
 import { familiarName, formatReference, parseReference, type ImageReference } from '../../../registry/reference.js';
@@ -102,6 +104,7 @@ export function rebaseCommand(ctx: CommandContext) {
         const t3 = process.hrtime.bigint();
         const sbom = args.sbom === 'none' ? undefined : await attachImageSbom({
           dest: appRef, name: args.image, digest: image.descriptor.digest, options, onWarning: (m) => out.log(`warning: ${m}`),
+          osPackagesDir: join(storeHome({ env: ctx.terminal.env }), 'cache', 'os-packages'),
         });
         const sbomSeconds = seconds(t3);
         const runLayers = runImage.layers.length;

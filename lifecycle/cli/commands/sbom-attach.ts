@@ -1,11 +1,12 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { imageFromSource } from '../../../registry/image/index.js';
 import { LadingError, digestOf, type ContentSource, type Descriptor, type Digest } from '../../../registry/oci/index.js';
 import { openSink, openSource, type OpenOptions } from '../../../registry/open.js';
 import type { ImageReference } from '../../../registry/reference.js';
 import {
-  collectImageSbom, findSbomReferrers, putSbomReferrers, SBOM_FILE_NAMES, SBOM_MEDIA_TYPES, SBOM_SCOPE_ANNOTATION, sbomDocuments, type SbomDocument,
+  collectImageSbom, findSbomReferrers, putSbomReferrers, SBOM_FILE_NAMES, SBOM_MEDIA_TYPES, SBOM_SCOPE_ANNOTATION, sbomDocuments, type Component,
+  type OsPackagesCache, type SbomDocument,
 } from '../../../sbom/index.js';
 import { sbomTool } from './sbom-image.js';
 
@@ -18,7 +19,38 @@ export interface AttachSbomInput {
   options: OpenOptions;
   /** `--sbom-output-dir`: also write sbom.cdx.json and sbom.spdx.json here. */
   sbomDir?: string;
+  /** Where the run image's OS package lists are kept between builds (LADING_HOME/cache/os-packages). */
+  osPackagesDir?: string;
   onWarning?: (message: string) => void;
+}
+
+/**
+ * OS package lists as JSON files in `dir`, one sub-directory per lading version (the list is lading's reading
+ * of the dpkg records). Entries are written to a temp name and renamed; an unreadable one is read afresh.
+ */
+export function osPackagesFileCache(dir: string): OsPackagesCache {
+  const versioned = join(dir, sbomTool().version);
+  const file = (key: string) => join(versioned, `${key}.json`);
+  return {
+    async get(key) {
+      try {
+        const v = JSON.parse(await readFile(file(key), 'utf8')) as unknown;
+        return Array.isArray(v) ? (v as Component[]) : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    async put(key, components) {
+      try {
+        await mkdir(versioned, { recursive: true });
+        const temp = `${file(key)}.${process.pid}.tmp`;
+        await writeFile(temp, JSON.stringify(components));
+        await rename(temp, file(key));
+      } catch {
+        // a cache that cannot be written only costs the next build the reading
+      }
+    },
+  };
 }
 
 export interface AttachSbomResult {
@@ -94,7 +126,7 @@ export async function attachImageSbom(input: AttachSbomInput): Promise<AttachSbo
     }
     const desc = await source.resolve();
     const image = await imageFromSource(source, desc.digest === input.digest ? desc : { ...desc, digest: input.digest });
-    const sbom = await collectImageSbom(image, input.name, source.location);
+    const sbom = await collectImageSbom(image, input.name, source.location, input.osPackagesDir ? osPackagesFileCache(input.osPackagesDir) : undefined);
     docs = sbomDocuments(sbom, { tool: sbomTool() });
     created = sbom.subject.created;
     subject = image.descriptor;
