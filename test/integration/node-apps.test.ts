@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireTools } from '../support/tools.js';
-import { expectRecall, imageNpmPackages, type Manager } from './node-sbom-recall.js';
+import { expectRecall, imageNpmPackages, listedPackages, type Manager } from './node-sbom-recall.js';
 import { copyFixture, fetchAnswer, nodeBuilder, nodeRunImage, type NodeBuild } from './node-stack.js';
 
 /** The other Node.js fixtures, run under runc, and bad input; one --cache-dir, so each Node version downloads once. */
@@ -97,7 +97,7 @@ describe.skipIf(!requireTools('umoci', 'runc', 'apt-get', 'dpkg-deb'))('Node.js 
     expect(again.json<{ digest: string }>().digest).toBe(r.json<{ digest: string }>().digest);
   }, 300_000);
 
-  it('a pnpm workspace: BP_NODE_PROJECT_PATH picks the member, the root pnpm-lock.yaml installs, the member links to its sibling; reused when unchanged', async () => {
+  it('a pnpm workspace: BP_NODE_PROJECT_PATH picks the member, the root pnpm-lock.yaml installs only its production dependencies and its sibling\'s, the member links to its sibling; reused when unchanged', async () => {
     const o = out();
     const app = copyFixture('node-pnpm-workspace', join(tmp, 'pnpm-workspace'));
     const sboms = join(tmp, 'pnpm-workspace-sboms');
@@ -106,19 +106,43 @@ describe.skipIf(!requireTools('umoci', 'runc', 'apt-get', 'dpkg-deb'))('Node.js 
     expect(r.code, log).toBe(0);
     expect(log).toMatch(/requested "22" by \.nvmrc/);
     expect(log).toContain('pnpm 10.34.8 (requested "10.34.8" by package.json packageManager)');
-    expect(log).toContain('Installing the pnpm workspace at /workspace (members: packages/lib, packages/web)');
-    expect(log).toContain('Running pnpm install --frozen-lockfile --prod');
+    expect(log).toContain('Installing the pnpm workspace at /workspace (members: packages/lib, packages/web, packages/worker)');
+    expect(log).toContain('Running pnpm install --frozen-lockfile --prod --filter {packages/web}... for /workspace/package.json and /workspace/pnpm-lock.yaml');
     const { answer } = await fetchAnswer(o);
-    expect(answer).toMatchObject({ app: 'node-pnpm-workspace', message: 'hello web from @demo/lib (is-number says true)', debug: true, nodeEnv: 'production', uid: 1000, cwd: '/workspace/packages/web', devDependencyPresent: false });
+    // packages/worker (escape-html) is a member web does not depend on: neither it nor its dependency is installed.
+    expect(answer).toMatchObject({ app: 'node-pnpm-workspace', message: 'hello web from @demo/lib (is-number says true)', debug: true, nodeEnv: 'production', uid: 1000, cwd: '/workspace/packages/web', devDependencyPresent: false, unselectedMemberDependencyPresent: false, unselectedMemberPresent: false });
     expect(String(answer['node'])).toMatch(/^v22\./);
     const cdx = readdirSync(sboms, { recursive: true }).map(String).find((f) => f.includes('lading_nodejs') && f.includes('modules') && f.endsWith('sbom.cdx.json'));
     const bom = JSON.parse(readFileSync(join(sboms, cdx!), 'utf8')) as { components: { purl: string }[] };
     expect(bom.components.map((c) => c.purl).sort()).toEqual(['pkg:npm/debug@4.4.3', 'pkg:npm/is-number@7.0.0', 'pkg:npm/ms@2.1.3']);
-    expect(await recall(o, 'pnpm', 'node-pnpm-workspace')).toEqual(['debug@4.4.3', 'is-number@7.0.0', 'ms@2.1.3']);
+    // Recall against pnpm's own listing of the whole workspace: all of it is in the image but the worker's dependency.
+    const inImage = await imageNpmPackages(`oci:${o}:app`, join(tmp, 'home'), join(tmp, 'recall', 'node-pnpm-workspace.cdx.json'));
+    const listed = listedPackages('pnpm', 'node-pnpm-workspace', join(tmp, 'recall', 'node-pnpm-workspace-host'));
+    expect(listed).toEqual(['debug@4.4.3', 'escape-html@1.0.3', 'is-number@7.0.0', 'ms@2.1.3']);
+    expect(listed.filter((p) => !inImage.has(p))).toEqual(['escape-html@1.0.3']);
     const again = await build(copyFixture('node-pnpm-workspace', join(tmp, 'pnpm-workspace-again')), o, ['-e', 'BP_NODE_PROJECT_PATH=packages/web']);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout + again.stderr).not.toContain('Running pnpm');
     expect(again.json<{ digest: string }>().digest).toBe(r.json<{ digest: string }>().digest);
+  }, 300_000);
+
+  it('a pnpm workspace built at its root installs every member; BP_NODE_PROJECT_PATH naming a non-member is refused (exit 51)', async () => {
+    const app = copyFixture('node-pnpm-workspace', join(tmp, 'pnpm-workspace-root'));
+    // The root serves whether each member's dependencies resolve from the member's directory.
+    writeFileSync(join(app, 'server.js'), "const from = (m, d) => { try { return require(require.resolve(d, { paths: [__dirname + '/packages/' + m] })) !== undefined; } catch { return false; } };\nrequire('node:http').createServer((_q, s) => s.end(JSON.stringify({ worker: from('worker', 'escape-html'), web: from('web', 'debug'), lib: from('lib', 'is-number') }))).listen(Number(process.env.PORT ?? 8080));\n");
+    const o = out();
+    const r = await build(app, o);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).toContain('Running pnpm install --frozen-lockfile --prod for /workspace/package.json and /workspace/pnpm-lock.yaml');
+    expect(r.stdout + r.stderr).not.toContain('--filter');
+    const { answer } = await fetchAnswer(o);
+    expect(answer).toEqual({ worker: true, web: true, lib: true });
+
+    mkdirSync(join(app, 'tools', 'seed'), { recursive: true });
+    writeFileSync(join(app, 'tools', 'seed', 'package.json'), JSON.stringify({ name: 'seed', version: '1.0.0' }));
+    const bad = await build(app, out(), ['-e', 'BP_NODE_PROJECT_PATH=tools/seed']);
+    expect(bad.code).toBe(51);
+    expect(bad.stdout + bad.stderr).toContain('BP_NODE_PROJECT_PATH=tools/seed: /workspace/tools/seed is not a member of the pnpm workspace at /workspace, whose members (from the importers of /workspace/pnpm-lock.yaml) are: packages/lib, packages/web, packages/worker');
   }, 300_000);
 
   it('a native addon (C, node-gyp) is compiled at install time against the selected Node\'s headers, not the host\'s, and runs', async () => {

@@ -1,11 +1,11 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lading, type CliResult } from '../support/cli.js';
 import { startRegistry, type TestRegistry } from '../support/registry.js';
 import { requireTools } from '../support/tools.js';
-import { expectRecall } from './node-sbom-recall.js';
+import { expectRecall, imageNpmPackages, listedPackages } from './node-sbom-recall.js';
 import { copyFixture, fetchAnswer, NODE_BUILDPACK, nodeRunImage, type BuildJson } from './node-stack.js';
 
 /**
@@ -38,6 +38,16 @@ describe.skipIf(!requireTools('docker-registry', 'umoci', 'runc', 'apt-get', 'dp
     const r = await lading(['copy', `docker://${ref}`, `oci:${layout}:app`], { LADING_HOME: join(tmp, 'home') });
     expect(r.code, r.stderr).toBe(0);
     return layout;
+  };
+  /** A rebuild of the same input from another directory: yarn does not run, nothing is uploaded, same digest. */
+  const expectNoop = (first: CliResult, again: CliResult) => {
+    const log = again.stdout + again.stderr;
+    expect(again.code, log).toBe(0);
+    expect(log).toContain('Reusing layer modules');
+    expect(log).toContain('Dependencies unchanged: yarn did not run');
+    expect(log).not.toContain('Running yarn');
+    expect(again.json<BuildJson>().digest).toBe(first.json<BuildJson>().digest);
+    expect(again.json<BuildJson>().uploaded).toBe(0);
   };
   const modulesSbom = (dir: string) => {
     const f = readdirSync(dir, { recursive: true }).map(String).find((p) => p.includes('lading_nodejs') && p.includes('modules') && p.endsWith('sbom.cdx.json'));
@@ -75,14 +85,58 @@ describe.skipIf(!requireTools('docker-registry', 'umoci', 'runc', 'apt-get', 'dp
       const listed = await expectRecall({ image: `docker://${ref}`, home: join(tmp, 'home'), manager: `yarn-${flavor}`, fixture: `node-yarn-${flavor}`, work: join(tmp, 'recall') });
       expect(listed).toEqual(['debug@4.4.3', 'is-number@7.0.0', 'ms@2.1.3']);
 
-      const again = await build(ref, copyFixture(`node-yarn-${flavor}`, join(tmp, `${flavor}-elsewhere`)));
-      const againLog = again.stdout + again.stderr;
-      expect(again.code, againLog).toBe(0);
-      expect(againLog).toContain('Reusing layer modules');
-      expect(againLog).toContain('Dependencies unchanged: yarn did not run');
-      expect(againLog).not.toContain('Running yarn');
-      expect(again.json<BuildJson>().digest).toBe(first.json<BuildJson>().digest);
-      expect(again.json<BuildJson>().uploaded).toBe(0);
+      expectNoop(first, await build(ref, copyFixture(`node-yarn-${flavor}`, join(tmp, `${flavor}-elsewhere`))));
     }, 300_000);
   }
+
+  // Three members: packages/api (selected) depends on packages/lib; packages/worker, which nothing selected
+  // depends on, brings escape-html. The api answers whether its dev dependency (is-odd), the worker's dependency
+  // and the worker itself resolve in the image.
+  for (const [flavor, fixture, installLine] of [
+    ['classic', 'node-yarn-workspace', 'Running yarn install --frozen-lockfile --production=true --non-interactive --no-progress for /workspace/package.json and /workspace/yarn.lock (workspace packages/api; members installed: packages/api, packages/lib)'],
+    ['berry', 'node-yarn-berry-workspace', 'Running yarn workspaces focus @demo/api --production for /workspace/package.json and /workspace/yarn.lock (workspace packages/api)'],
+  ] as const) {
+    it(`a yarn ${flavor} workspace: BP_NODE_PROJECT_PATH=packages/api installs from the root yarn.lock only what the api needs (its sibling linked), runs under runc; a no-op rebuild runs no yarn and uploads nothing`, async () => {
+      const ref = `${registry.host}/node/yarn-${flavor}-workspace:v1`;
+      const app = copyFixture(fixture, join(tmp, `${flavor}-ws`));
+      const sboms = join(tmp, `sboms-${flavor}-ws`);
+      const first = await build(ref, app, ['-e', 'BP_NODE_PROJECT_PATH=packages/api', '--sbom-output-dir', sboms]);
+      const log = first.stdout + first.stderr;
+      expect(first.code, log).toBe(0);
+      expect(log).toContain('Installing the yarn workspace at /workspace (members: packages/api, packages/lib, packages/worker)');
+      expect(log).toContain(installLine);
+      expect(log).toContain(`by package.json packageManager)`);
+
+      const { answer, user, env } = await fetchAnswer(await pull(ref, `${flavor}-ws`));
+      expect(answer).toEqual(expect.objectContaining({
+        app: fixture, message: 'hello api from @demo/lib (is-number says true)', debug: true, nodeEnv: 'production', uid: 1000, cwd: '/workspace/packages/api',
+        devDependencyPresent: false, unselectedMemberDependencyPresent: false, unselectedMemberPresent: false,
+      }));
+      expect(user.uid).toBe(1000);
+      expect(env).toEqual(expect.arrayContaining(['NODE_ENV=production']));
+
+      // The SBOM lists what yarn installed for the api: its closure and lib's, never a member's sources.
+      const bom = modulesSbom(sboms);
+      expect(bom.components.map((c) => c.purl).sort()).toEqual(['pkg:npm/debug@4.4.3', 'pkg:npm/is-number@7.0.0', 'pkg:npm/ms@2.1.3']);
+      if (flavor === 'classic') expect(bom.components.every((c) => c.hashes?.some((h) => h.alg === 'SHA-512'))).toBe(true);
+      // Recall against yarn's own production listing of the whole workspace: everything it lists is in the image
+      // SBOM except the unselected worker's dependency. Members are sources, not packages (yarn 1 lists them).
+      const inImage = await imageNpmPackages(`docker://${ref}`, join(tmp, 'home'), join(tmp, 'recall', `${fixture}.cdx.json`));
+      const listed = listedPackages(`yarn-${flavor}`, fixture, join(tmp, 'recall', `${fixture}-host`)).filter((p) => !p.startsWith('@demo/'));
+      expect(listed).toEqual(['debug@4.4.3', 'escape-html@1.0.3', 'is-number@7.0.0', 'ms@2.1.3']);
+      expect(listed.filter((p) => !inImage.has(p))).toEqual(['escape-html@1.0.3']);
+
+      expectNoop(first, await build(ref, copyFixture(fixture, join(tmp, `${flavor}-ws-elsewhere`)), ['-e', 'BP_NODE_PROJECT_PATH=packages/api']));
+    }, 300_000);
+  }
+
+  it('a yarn workspace: BP_NODE_PROJECT_PATH naming a directory that is not a member is refused, naming the root and its members (exit 51)', async () => {
+    const app = copyFixture('node-yarn-workspace', join(tmp, 'not-a-member'));
+    mkdirSync(join(app, 'tools', 'seed'), { recursive: true });
+    writeFileSync(join(app, 'tools', 'seed', 'package.json'), JSON.stringify({ name: 'seed', version: '1.0.0', scripts: { start: 'node seed.js' } }));
+    const r = await build(`${registry.host}/node/not-a-member:v1`, app, ['-e', 'BP_NODE_PROJECT_PATH=tools/seed']);
+    expect(r.code).toBe(51);
+    expect(r.stdout + r.stderr).toContain('BP_NODE_PROJECT_PATH=tools/seed: /workspace/tools/seed is not a member of the yarn workspace at /workspace, whose members (from /workspace/package.json "workspaces") are: packages/api, packages/lib, packages/worker');
+    expect(r.stdout + r.stderr).not.toContain('Running yarn');
+  }, 300_000);
 });

@@ -84,8 +84,9 @@ export async function buildWith(ctx: BuildContext, opts: BuildOptions = {}): Pro
     const r = await pnpmInstall(ctx, project, runtime, source, request, root, members);
     if (!r.installed) ctx.logger.info('Dependencies unchanged: pnpm did not run');
   } else if (pkg && pm.name === 'yarn') {
-    const lockText = project.hasYarnLock ? await readFile(join(project.dir, 'yarn.lock'), 'utf8') : undefined;
-    const r = await yarnInstall(ctx, project, runtime, source, yarnVersionRequest(ctx.config('BP_YARN_VERSION'), pm.version, lockText));
+    const lockText = root.hasYarnLock ? await readFile(join(root.dir, 'yarn.lock'), 'utf8') : undefined;
+    if (root !== project) ctx.logger.info(`Installing the yarn workspace at ${root.dir} (members: ${members.join(', ')})`);
+    const r = await yarnInstall(ctx, project, runtime, source, yarnVersionRequest(ctx.config('BP_YARN_VERSION'), pm.version, lockText), root, members);
     if (!r.installed) ctx.logger.info('Dependencies unchanged: yarn did not run');
   } else if (pkg && (hasDependencies(pkg) || project.npmLockfile || root !== project)) {
     if (root !== project) ctx.logger.info(`Installing the npm workspace at ${root.dir} (members: ${members.join(', ')})`);

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { contributeLayer, extractTarGz, type BuildContext, type DependencySource, type Layer, type LayerTypes, type TomlTable, type VersionRequest } from '../../lib/index.js';
 import { runCommand } from './command.js';
 import { buildScripts, contributeDependencies, linkLayer, npmEnv, runBuildScripts, type NpmInstallResult } from './npm-install.js';
-import { membersWithModules, relinkMembers, stageMembers, unstageMembers } from './workspaces.js';
-import { parsePnpmLock, pnpmComponents } from './pnpm-lock.js';
+import { membersWithModules, relinkMembers, removeEmptyMemberDirs, stageMembers, unlinkMemberModules, unstageMembers } from './workspaces.js';
+import { importerClosure, parsePnpmLock, pnpmComponents } from './pnpm-lock.js';
 import type { NodeProject } from './project.js';
 import { resolveFrom, type NodeRuntime } from './runtime.js';
 
@@ -72,7 +72,9 @@ export async function pnpmInstall(ctx: BuildContext, project: NodeProject, runti
   const fields = (p: Record<string, unknown>) => ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies', 'pnpm'].map((f) => p[f] ?? null);
   const memberFields = await Promise.all(members.map(async (m) => [m, fields(JSON.parse(await readFile(join(root.dir, m, 'package.json'), 'utf8')) as Record<string, unknown>)]));
   const key = createHash('sha256').update(JSON.stringify([fields(pkg), memberFields])).update('\0').update(lockText ?? 'no lockfile').update('\0').update(await readFile(join(root.dir, '.npmrc')).catch(() => '')).update('\0').update(workspaceFile ?? '').digest('hex');
-  const base: TomlTable = { 'dependencies-sha256': key, 'node-version': runtime.version, 'pnpm-version': pnpm.version };
+  // A member chosen with BP_NODE_PROJECT_PATH gets its production dependencies and those of the members it links to, not every member's.
+  const selected = members.length && root.dir !== project.dir ? relative(root.dir, project.dir).split(sep).join('/') : '';
+  const base: TomlTable = { 'dependencies-sha256': key, 'node-version': runtime.version, 'pnpm-version': pnpm.version, ...(selected ? { 'workspace-member': selected } : {}) };
   const inputs = lockText !== undefined ? `${pkgFile} and ${lockFile}` : pkgFile;
   let installed = false;
   const install = async (l: Layer, prod: boolean, offline: boolean) => {
@@ -84,32 +86,40 @@ export async function pnpmInstall(ctx: BuildContext, project: NodeProject, runti
     if (workspaceFile !== undefined) await writeFile(join(l.path, 'pnpm-workspace.yaml'), workspaceFile);
     await cp(join(root.dir, '.npmrc'), join(l.path, '.npmrc')).catch(() => undefined);
     await stageMembers(root.dir, l.path, members);
-    const args = ['install', lockText !== undefined ? '--frozen-lockfile' : '--no-frozen-lockfile', ...(prod ? ['--prod'] : []), ...(offline ? ['--offline'] : []), '--store-dir', store.path, '--package-import-method', 'copy', '--config.confirmModulesPurge=false'];
-    ctx.logger.info(`  Running pnpm ${args.slice(0, offline ? 4 : 3).join(' ')} for ${inputs}`);
+    const filter = prod && selected ? ['--filter', `{${selected}}...`] : [];
+    const args = ['install', lockText !== undefined ? '--frozen-lockfile' : '--no-frozen-lockfile', ...(prod ? ['--prod'] : []), ...(offline ? ['--offline'] : []), ...filter, '--store-dir', store.path, '--package-import-method', 'copy', '--config.confirmModulesPurge=false'];
+    ctx.logger.info(`  Running pnpm ${args.slice(0, (prod ? 3 : 2) + (offline ? 1 : 0) + filter.length).join(' ')} for ${inputs}`);
     await runCommand(`pnpm install for ${inputs}`, [runtime.node, pnpm.cli, ...args], { cwd: l.path, env });
     for (const f of ['package.json', 'pnpm-lock.yaml', 'pnpm-workspace.yaml', '.npmrc']) await rm(join(l.path, f), { force: true });
     await unstageMembers(l.path, members);
     // Holds timestamps and the store path; only pnpm's next install in place would read it.
     await rm(join(l.path, 'node_modules', '.modules.yaml'), { force: true });
+    // pnpm 10's record of the workspace: a timestamp and the absolute paths of the staged projects.
+    await rm(join(l.path, 'node_modules', '.pnpm-workspace-state-v1.json'), { force: true });
     // Members link their siblings relative to the layer; point those links at the members in the app.
     for (const m of members) await relinkMembers(l.path, root.dir, join(l.path, m, 'node_modules'));
     l.metadata['member-modules'] = await membersWithModules(l.path, members);
+    await removeEmptyMemberDirs(l.path, members);
     l.metadata['licenses'] = await installedLicenses(join(l.path, 'node_modules'));
   };
   const contribute = (name: string, types: LayerTypes, expected: TomlTable, build: (l: Layer) => Promise<void>) =>
     contributeDependencies(ctx, lockText !== undefined, name, { types, expected, build });
   const sbom = async (l: Layer) => {
     const licenses = (l.metadata['licenses'] ?? {}) as Record<string, string>;
-    if (lockText !== undefined) await l.writeSbom(pnpmComponents(parsePnpmLock(lockText, lockFile), true, licenses));
+    if (lockText === undefined) return;
+    const lock = parsePnpmLock(lockText, lockFile);
+    await l.writeSbom(pnpmComponents(lock, true, licenses, selected ? importerClosure(lock, selected) : undefined));
   };
 
+  let full: Layer | undefined;
   if (scripts.length > 0) {
-    const full = await contribute('build-modules', { build: true, cache: true }, { ...base, prod: false }, (l) => install(l, false, false));
+    full = await contribute('build-modules', { build: true, cache: true }, { ...base, prod: false }, (l) => install(l, false, false));
     await linkLayer(root, full, ctx.logger);
     await runBuildScripts(ctx, project, runtime, scripts, env);
   }
   const layer = await contribute('modules', { launch: true }, { ...base, prod: true }, (l) => install(l, true, scripts.length > 0 && lockText !== undefined));
   await sbom(layer);
+  if (full) await unlinkMemberModules(root.dir, full, layer);
   await linkLayer(root, layer, ctx.logger);
   return { installed, scripts };
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parsePnpmLock, pnpmComponents } from './pnpm-lock.js';
+import { importerClosure, parsePnpmLock, pnpmComponents } from './pnpm-lock.js';
 
 const FIXTURE = join(resolve(import.meta.dirname, '../../..'), 'test/fixtures/apps/node-pnpm/pnpm-lock.yaml');
 
@@ -42,8 +42,26 @@ describe('pnpm-lock.yaml of a workspace', () => {
   const lock = parsePnpmLock(readFileSync(file, 'utf8'), file);
 
   it('reads every importer; the production closure covers all members and leaves out links and dev dependencies', () => {
-    expect(Object.keys(lock.importers).sort()).toEqual(['.', 'packages/lib', 'packages/web']);
+    expect(Object.keys(lock.importers).sort()).toEqual(['.', 'packages/lib', 'packages/web', 'packages/worker']);
     expect(lock.importers['packages/web']!.dependencies).toEqual({ '@demo/lib': 'link:../lib', debug: '4.4.3' });
-    expect(pnpmComponents(lock, true).map((c) => c.purl).sort()).toEqual(['pkg:npm/debug@4.4.3', 'pkg:npm/is-number@7.0.0', 'pkg:npm/ms@2.1.3']);
+    expect(pnpmComponents(lock, true).map((c) => c.purl).sort()).toEqual(['pkg:npm/debug@4.4.3', 'pkg:npm/escape-html@1.0.3', 'pkg:npm/is-number@7.0.0', 'pkg:npm/ms@2.1.3']);
+  });
+
+  it('a selected member: the importers it links to for production, and only their closure in the SBOM', () => {
+    expect(importerClosure(lock, 'packages/web')).toEqual(['packages/lib', 'packages/web']);
+    expect(importerClosure(lock, 'packages/worker')).toEqual(['packages/worker']);
+    expect(importerClosure(lock, 'packages/none')).toEqual([]);
+    expect(pnpmComponents(lock, true, {}, importerClosure(lock, 'packages/web')).map((c) => c.purl).sort()).toEqual(['pkg:npm/debug@4.4.3', 'pkg:npm/is-number@7.0.0', 'pkg:npm/ms@2.1.3']);
+    expect(pnpmComponents(lock, false, {}, ['packages/web']).map((c) => c.purl).sort()).toEqual(['pkg:npm/debug@4.4.3', 'pkg:npm/is-number@6.0.0', 'pkg:npm/is-odd@3.0.1', 'pkg:npm/ms@2.1.3']);
+  });
+
+  it('links are resolved relative to the importer, also to the root and across directories', () => {
+    const text = [
+      "lockfileVersion: '9.0'", '', 'importers:', '  .:', '    dependencies:', '      shared:', '        specifier: link:libs/shared', '        version: link:libs/shared',
+      '  apps/api:', '    dependencies:', '      root:', '        specifier: workspace:*', '        version: link:../..', '      util:', '        specifier: workspace:*', '        version: link:../../libs/util',
+      '    devDependencies:', '      kit:', '        specifier: workspace:*', '        version: link:../../libs/kit',
+      '  libs/shared: {}', '  libs/util: {}', '  libs/kit: {}',
+    ].join('\n');
+    expect(importerClosure(parsePnpmLock(text, 'pnpm-lock.yaml'), 'apps/api')).toEqual(['.', 'apps/api', 'libs/shared', 'libs/util']);
   });
 });

@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import { BuildpackError, npmPurl, type SbomComponent } from '../../lib/index.js';
 import { sriHex } from './runtime.js';
 
@@ -61,6 +62,28 @@ export function parsePnpmLock(text: string, file: string): PnpmLock {
   return lock;
 }
 
+/**
+ * The importers `start` installs with `pnpm install --filter "{start}..." --prod`: itself and, transitively, the
+ * workspace members its production dependencies link to (`link:../lib`, relative to the importer).
+ */
+export function importerClosure(lock: PnpmLock, start: string): string[] {
+  const seen = new Set<string>();
+  const todo = [start];
+  while (todo.length) {
+    const k = todo.pop()!;
+    if (seen.has(k) || !lock.importers[k]) continue;
+    seen.add(k);
+    for (const g of ['dependencies', 'optionalDependencies'] as const) {
+      for (const v of Object.values(lock.importers[k]![g])) {
+        if (!v.startsWith('link:')) continue;
+        const target = posix.normalize(posix.join(k, v.slice('link:'.length)));
+        todo.push(target === '' ? '.' : target);
+      }
+    }
+  }
+  return [...seen].sort();
+}
+
 /** `@scope/name@1.0.0` → [`@scope/name`, `1.0.0`]. */
 function splitKey(key: string): [string, string] {
   const at = key.lastIndexOf('@');
@@ -73,9 +96,9 @@ function splitKey(key: string): [string, string] {
  * version and integrity. `licenses` maps `name@version` to the licence read from the installed package.json,
  * when known. Workspace links (`link:`) are the members' own sources, not packages.
  */
-export function pnpmComponents(lock: PnpmLock, omitDev: boolean, licenses: Readonly<Record<string, string>> = {}): SbomComponent[] {
+export function pnpmComponents(lock: PnpmLock, omitDev: boolean, licenses: Readonly<Record<string, string>> = {}, importers: readonly string[] = Object.keys(lock.importers)): SbomComponent[] {
   const groups = omitDev ? (['dependencies', 'optionalDependencies'] as const) : (['dependencies', 'optionalDependencies', 'devDependencies'] as const);
-  const todo = Object.values(lock.importers).flatMap((imp) => groups.flatMap((g) => Object.entries(imp[g]).map(([name, version]) => `${name}@${version}`))).filter((k) => !k.includes('@link:'));
+  const todo = importers.map((k) => lock.importers[k] ?? { dependencies: {}, devDependencies: {}, optionalDependencies: {} }).flatMap((imp) => groups.flatMap((g) => Object.entries(imp[g]).map(([name, version]) => `${name}@${version}`))).filter((k) => !k.includes('@link:'));
   const seen = new Set<string>();
   while (todo.length) {
     const k = todo.pop()!;

@@ -76,8 +76,7 @@ export async function contributeRuntime(ctx: BuildContext, source: DependencySou
         try {
           ctx.logger.info(`  Downloading ${pkg} ${version} and npm ${npmVersion}`);
           const [node, npm] = await Promise.all([source.fetch(pkg, version, join(tmp, 'node')), source.fetch('npm', npmVersion, join(tmp, 'npm'))]);
-          await extractTarGz(node.path, l.path, { stripComponents: 1 });
-          for (const f of UNUSED_RUNTIME_FILES) await rm(join(l.path, f), { recursive: true, force: true });
+          await extractTarGz(node.path, l.path, { stripComponents: 1, skip: (p) => UNUSED_RUNTIME_FILES.some((f) => p === f || p.startsWith(`${f}/`)) });
           const npmDir = join(l.path, 'lib', 'node_modules', 'npm');
           await extractTarGz(npm.path, npmDir, { stripComponents: 1 });
           await mkdir(join(l.path, 'bin'), { recursive: true });
@@ -124,7 +123,7 @@ export async function contributeHeaders(ctx: BuildContext, runtime: NodeRuntime)
       const tmp = join(l.path, '.unpack');
       try {
         const node = await runtime.source.fetch(runtime.package, runtime.version, join(tmp, 'download'));
-        await extractTarGz(node.path, join(tmp, 'package'), { stripComponents: 1 });
+        await extractTarGz(node.path, join(tmp, 'package'), { stripComponents: 1, skip: (p) => p !== 'include' && !p.startsWith('include/') });
         await rename(join(tmp, 'package', 'include'), join(l.path, 'include'));
       } finally {
         await rm(tmp, { recursive: true, force: true });

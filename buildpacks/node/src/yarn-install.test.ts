@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { berryEnv, yarnFlavor, yarnrcSetting, yarnVersionRequest } from './yarn-install.js';
+import type { MemberManifest } from './workspaces.js';
+import { berryEnv, stagedRootManifest, yarnFlavor, yarnrcSetting, yarnVersionRequest, yarnWorkspacePlan } from './yarn-install.js';
 
 describe('yarn version and flavour', () => {
   it('BP_YARN_VERSION > packageManager > a default by the lockfile format', () => {
@@ -50,5 +51,33 @@ describe('berry settings from the user npm configuration', () => {
 
   it('refuses a linker other than node-modules, naming .yarnrc.yml', async () => {
     await expect(berryEnv(ctxWith({}), project('/workspace'), 'nodeLinker: pnp\n', '/cache')).rejects.toThrow('/workspace/.yarnrc.yml: nodeLinker "pnp" is not supported; this buildpack installs with the node-modules linker');
+  });
+});
+
+describe('yarn workspaces: what the production install stages and runs', () => {
+  const m = (name: string | undefined, deps: Record<string, string> = {}): MemberManifest => ({ ...(name ? { name } : {}), version: '1.0.0', dependencies: deps, optionalDependencies: {}, devDependencies: {} });
+  const manifests = new Map<string, MemberManifest>([['packages/api', m('@demo/api', { '@demo/lib': '1.0.0' })], ['packages/lib', m('@demo/lib')], ['packages/worker', m('@demo/worker', { x: '^1' })], ['packages/anon', m(undefined)]]);
+  const members = [...manifests.keys()].sort();
+
+  it('classic: the selected member and the members it depends on; the root package.json narrowed to them, without its own dependencies', () => {
+    const plan = yarnWorkspacePlan('classic', 'packages/api', members, manifests, '/w/packages/api/package.json');
+    expect(plan).toEqual({ selected: 'packages/api', prodMembers: ['packages/api', 'packages/lib'] });
+    const root = { name: 'root', private: true, workspaces: ['packages/*'], scripts: { build: 'x' }, dependencies: { shared: '^1' }, devDependencies: { typescript: '^5' }, resolutions: { ms: '2.1.3' } };
+    expect(stagedRootManifest(root, 'classic', plan, true)).toEqual({ name: 'root', private: true, workspaces: ['packages/api', 'packages/lib'], devDependencies: { typescript: '^5' }, resolutions: { ms: '2.1.3' } });
+    // The object form keeps nohoist; the build-time install stages the whole workspace as it is.
+    expect(stagedRootManifest({ workspaces: { packages: ['packages/*'], nohoist: ['**/x'] } }, 'classic', plan, true)).toEqual({ workspaces: { packages: ['packages/api', 'packages/lib'], nohoist: ['**/x'] } });
+    const { scripts: _scripts, ...withoutScripts } = root;
+    expect(stagedRootManifest(root, 'classic', plan, false)).toEqual(withoutScripts);
+  });
+
+  it('berry: every member staged, the selected one focused by name; a member without a name is refused', () => {
+    expect(yarnWorkspacePlan('berry', 'packages/api', members, manifests, 'f')).toEqual({ selected: 'packages/api', prodMembers: members, focus: '@demo/api' });
+    expect(() => yarnWorkspacePlan('berry', 'packages/anon', members, manifests, '/w/packages/anon/package.json')).toThrow('/w/packages/anon/package.json has no "name": yarn selects a workspace member by its name (yarn workspaces focus <name>)');
+  });
+
+  it('the workspace root itself: every member, nothing narrowed', () => {
+    const plan = yarnWorkspacePlan('classic', '', members, manifests, 'f');
+    expect(plan).toEqual({ selected: '', prodMembers: members });
+    expect(stagedRootManifest({ workspaces: ['packages/*'], dependencies: { a: '1' } }, 'classic', plan, true)).toEqual({ workspaces: ['packages/*'], dependencies: { a: '1' } });
   });
 });
