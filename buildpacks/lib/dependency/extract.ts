@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, link, mkdir, symlink, rm } from 'node:fs/promises';
+import { chmod, link, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, normalize, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -9,50 +9,91 @@ import { BuildpackError } from '../errors.js';
 export interface ExtractOptions {
   /** Leading path components to drop (npm tarballs: 1, for `package/`). */
   stripComponents?: number;
+  /**
+   * Entries to leave out, by their path after stripping (`include/node/v8.h`); a directory left out takes
+   * everything below it. Cheaper than unpacking and deleting: a Node.js package's headers are 65 MB.
+   */
+  skip?: (path: string) => boolean;
 }
 
+/** Files up to this size are read into memory and written with one call; larger ones are streamed. */
+const SMALL_FILE = 1 << 20;
+
 /** The destination of an entry, or undefined if it is stripped away; refuses paths leaving `dest`. */
-function target(dest: string, name: string, strip: number, archive: string): string | undefined {
+function target(dest: string, name: string, strip: number, archive: string): { path: string; rel: string } | undefined {
   const parts = name.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.length <= strip) return undefined;
   const rel = normalize(parts.slice(strip).join('/'));
   if (rel.startsWith('..') || rel.startsWith(sep)) throw new BuildpackError('DEPENDENCY_INTEGRITY', `${archive}: entry ${name} points outside the destination`);
-  return join(dest, rel);
+  return { path: join(dest, rel), rel };
 }
 
-/** Extracts a .tgz/.tar.gz into `dest` (files, directories, symlinks, hard links; modes kept, owners not). */
+async function readAll(entry: AsyncIterable<unknown>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of entry) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Runs `create`; when the path exists already (an archive naming it twice, a non-empty dest), removes it and retries. */
+async function replacing(path: string, create: () => Promise<void>): Promise<void> {
+  try {
+    await create();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    await rm(path, { recursive: true, force: true });
+    await create();
+  }
+}
+
+/**
+ * Extracts a .tgz/.tar.gz into `dest` (files, directories, symlinks, hard links; modes kept, owners not).
+ * Each directory is made once and each file written in one call where it is small: a Node.js package has
+ * thousands of files, and per-file stream and syscall overhead dominated the unpacking.
+ */
 export async function extractTarGz(archive: string, dest: string, opts: ExtractOptions = {}): Promise<void> {
   const strip = opts.stripComponents ?? 0;
+  const umask = process.umask();
   await mkdir(dest, { recursive: true });
+  const made = new Set<string>([dest]);
+  const dir = async (path: string, mode?: number) => {
+    if (!made.has(path)) {
+      await mkdir(path, { recursive: true });
+      made.add(path);
+    }
+    if (mode !== undefined) await chmod(path, mode | 0o700);
+  };
   const extract = tar.extract();
   const done = (async () => {
     for await (const entry of extract) {
       const h = entry.header;
-      const path = target(dest, h.name, strip, archive);
-      if (!path) {
+      const to = target(dest, h.name, strip, archive);
+      if (!to || opts.skip?.(to.rel)) {
         entry.resume();
         continue;
       }
+      const { path } = to;
       const mode = (h.mode ?? 0o644) & 0o7777;
       if (h.type === 'directory') {
-        await mkdir(path, { recursive: true });
-        await chmod(path, mode | 0o700);
+        await dir(path, mode);
         entry.resume();
       } else if (h.type === 'file' || h.type === 'contiguous-file') {
-        await mkdir(dirname(path), { recursive: true });
-        await rm(path, { force: true });
-        await pipeline(entry, createWriteStream(path, { mode }));
-        await chmod(path, mode);
+        await dir(dirname(path));
+        if ((h.size ?? 0) <= SMALL_FILE) {
+          const bytes = await readAll(entry);
+          await replacing(path, () => writeFile(path, bytes, { mode, flag: 'wx' }));
+        } else {
+          await replacing(path, () => pipeline(entry, createWriteStream(path, { mode, flags: 'wx' })));
+        }
+        // the umask took bits away (the file was created with mode & ~umask)
+        if ((mode & umask) !== 0) await chmod(path, mode);
       } else if (h.type === 'symlink' && h.linkname) {
-        await mkdir(dirname(path), { recursive: true });
-        await rm(path, { force: true });
-        await symlink(h.linkname, path);
+        await dir(dirname(path));
+        await replacing(path, () => symlink(h.linkname!, path));
         entry.resume();
       } else if (h.type === 'link' && h.linkname) {
         const from = target(dest, h.linkname, strip, archive);
-        await mkdir(dirname(path), { recursive: true });
-        await rm(path, { force: true });
-        if (from) await link(from, path);
+        await dir(dirname(path));
+        if (from) await replacing(path, () => link(from.path, path));
         entry.resume();
       } else {
         entry.resume();
