@@ -14,7 +14,7 @@ type Entry = { name: string; type?: 'file' | 'directory' | 'symlink' | 'link'; m
 async function tgz(name: string, entries: Entry[]): Promise<string> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
-  pack.on('data', (c: Buffer) => chunks.push(c));
+  pack.on('data', (c: unknown) => void chunks.push(c as Buffer));
   const ended = new Promise((r) => pack.on('end', r));
   for (const e of entries) {
     const body = e.content === undefined ? undefined : Buffer.from(e.content);
