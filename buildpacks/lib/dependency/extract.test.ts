@@ -15,9 +15,9 @@ async function tgz(name: string, entries: Entry[]): Promise<string> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
   pack.on('data', (c: unknown) => void chunks.push(c as Buffer));
-  const ended = new Promise((r) => pack.on('end', r));
+  const ended = new Promise<void>((r) => pack.on('end', () => r()));
   for (const e of entries) {
-    const body = e.content === undefined ? undefined : Buffer.from(e.content);
+    const body = Buffer.from(e.content ?? '');
     await new Promise<void>((resolve, reject) => pack.entry({ name: e.name, type: e.type ?? 'file', mode: e.mode ?? 0o644, ...(e.linkname ? { linkname: e.linkname } : {}) }, body, (err) => (err ? reject(err) : resolve())));
   }
   pack.finalize();
