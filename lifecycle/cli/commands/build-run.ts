@@ -9,6 +9,7 @@ import {
   DetectError, loadBuildpackCatalog, readBuildpackDescriptor, type BuildpackSource, type Env, type Order,
 } from '../../buildpack/index.js';
 import { DirCache, ImageCache, type LayerCache } from '../../cache/index.js';
+import { availableIsolation } from '../../isolation/index.js';
 import {
   checkAppDir, create, creationTime, defaultBuilderDir, ensureStack, inlineBuildpackDir, orderOfBuildpacks, parseBindingVolume, runImageSet, withPrePost,
   BuildpackFailedError, type CreateInput,
@@ -47,6 +48,9 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
   if (!selected && (args.isolation === 'sandbox' || args.network === 'none')) throw new LadingError('USAGE', `--${args.isolation === 'sandbox' ? 'isolation sandbox' : 'network none'} needs -B with a builder whose build image the buildpacks run in`);
   if (selected?.isolation && (args.workspace !== undefined || args['layers-dir'] !== undefined)) throw new LadingError('USAGE', '--workspace/--layers-dir build without a namespace; a sandboxed build always has one');
   const builder = selected?.config;
+  // The namespace probe (a bwrap trial run, ~0.1 s) starts now and overlaps opening the images; create() awaits
+  // the same memoized promise and reports its failure.
+  if (!selected?.isolation && args.workspace === undefined) availableIsolation().catch(() => undefined);
   // Without -B: the default builder (stacks/bookworm/builder.toml) gives the buildpacks when none are named, and its stack the run images.
   const defaultBuilder = builder ? undefined : await readBuilderConfig(defaultBuilderDir());
   const named = (args.buildpack ?? []).length > 0 || (project?.group ?? []).length > 0;
