@@ -130,6 +130,36 @@ describe.skipIf(!requireTools('docker-registry', 'umoci', 'runc', 'apt-get', 'dp
     }, 300_000);
   }
 
+  for (const [flavor, fixture, fullInstall, prodInstall] of [
+    ['classic', 'node-yarn-workspace', 'Running yarn install --frozen-lockfile --production=false', 'Running yarn install --frozen-lockfile --production=true --non-interactive --no-progress --offline'],
+    ['berry', 'node-yarn-berry-workspace', 'Running yarn install for /workspace/package.json', 'Running yarn workspaces focus @demo/api --production'],
+  ] as const) {
+    it(`a yarn ${flavor} workspace member with a build script: it runs in the member with the whole workspace's dependencies (dev included), then the image gets the api's production closure only`, async () => {
+      const app = copyFixture(fixture, join(tmp, `${flavor}-ws-build`));
+      const pkgFile = join(app, 'packages', 'api', 'package.json');
+      const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { scripts: Record<string, string> };
+      pkg.scripts['build'] = 'node build.js';
+      writeFileSync(pkgFile, JSON.stringify(pkg, null, 2));
+      // is-odd is a dev dependency of the api; @demo/lib is the sibling member.
+      writeFileSync(join(app, 'packages', 'api', 'build.js'), "const { greet } = require('@demo/lib');\nrequire('node:fs').writeFileSync(`${__dirname}/built.json`, JSON.stringify({ isOdd: require('is-odd')(3), greet: greet('build'), cwd: process.cwd() }));\n");
+      const ref = `${registry.host}/node/yarn-${flavor}-workspace-build:v1`;
+      const sboms = join(tmp, `sboms-${flavor}-ws-build`);
+      const r = await build(ref, app, ['-e', 'BP_NODE_PROJECT_PATH=packages/api', '--sbom-output-dir', sboms]);
+      const log = r.stdout + r.stderr;
+      expect(r.code, log).toBe(0);
+      expect(log).toContain(fullInstall);
+      expect(log).toContain('Running build script "build": node build.js');
+      expect(log).toContain(prodInstall);
+      const { answer } = await fetchAnswer(await pull(ref, `${flavor}-ws-build`));
+      expect(answer).toEqual(expect.objectContaining({
+        built: { isOdd: true, greet: 'hello build from @demo/lib (is-number says true)', cwd: '/workspace/packages/api' },
+        message: 'hello api from @demo/lib (is-number says true)', uid: 1000, nodeEnv: 'production',
+        devDependencyPresent: false, unselectedMemberDependencyPresent: false, unselectedMemberPresent: false,
+      }));
+      expect(modulesSbom(sboms).components.map((c) => c.purl).sort()).toEqual(['pkg:npm/debug@4.4.3', 'pkg:npm/is-number@7.0.0', 'pkg:npm/ms@2.1.3']);
+    }, 300_000);
+  }
+
   it('a yarn workspace: BP_NODE_PROJECT_PATH naming a directory that is not a member is refused, naming the root and its members (exit 51)', async () => {
     const app = copyFixture('node-yarn-workspace', join(tmp, 'not-a-member'));
     mkdirSync(join(app, 'tools', 'seed'), { recursive: true });
