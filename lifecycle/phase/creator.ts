@@ -49,6 +49,12 @@ export interface CreateInput {
   platformEnv?: Env;
   /** Where the run images' package lists are kept between builds (LADING_RUN_IMAGE_PACKAGES); none: read each time. */
   runPackagesCacheDir?: string;
+  /**
+   * The machine's store of verified downloads, offered to buildpacks in DOWNLOAD_STORE_ENV (docs/lifecycle.md
+   * "Download store"). Only for buildpacks that run on this machine (the caller leaves it out for a sandbox,
+   * which sees the build image alone).
+   */
+  downloadStoreDir?: string;
   /** Service bindings (`--volume DIR:/platform/bindings/NAME`), copied to `<platform>/bindings/`. */
   bindings?: readonly BindingVolume[];
   /** Operator variables (builder.toml `[[build.env]]`). */
@@ -94,6 +100,9 @@ export interface CreateResult {
  * removed at the end, also on failure. Cancelling through `signal` leaves nothing tagged (the sink commits
  * last, the cache is written after) and fails with INTERRUPTED.
  */
+/** lading's extension of the platform contract: where buildpacks may keep verified downloads (see CreateInput.downloadStoreDir). */
+export const DOWNLOAD_STORE_ENV = 'LADING_DOWNLOAD_CACHE';
+
 export async function create(input: CreateInput): Promise<CreateResult> {
   await checkAppDir(input.appDir);
   if ((input.workspace === undefined) !== (input.layersDir === undefined)) {
@@ -126,6 +135,7 @@ export async function create(input: CreateInput): Promise<CreateResult> {
     const seen = isolation.paths({ appDir: dir.appDir, layersDir: dir.layersDir, platformDir: dir.platformDir });
     const bindingRoot = await writeBindings(dir.platformDir, seen.platformDir ?? dir.platformDir, input.bindings ?? []);
     if (bindingRoot) env['SERVICE_BINDING_ROOT'] = bindingRoot;
+    if (input.downloadStoreDir) env[DOWNLOAD_STORE_ENV] = input.downloadStoreDir;
     const warn = input.onWarning;
 
     let analyzed = await phase('analyze', async () => {

@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import { BuildpackError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { debPurl, parseAptRecords, type AptRecord } from './apt-source.js';
+import { DownloadStore } from './download-store.js';
 import { verifyFile } from './integrity.js';
 import type { DependencyDescription } from './source.js';
 
@@ -226,10 +227,12 @@ async function download(debs: readonly ResolvedDeb[], dir: string, env: Env | un
   await mkdir(dir, { recursive: true });
   const files = new Map<string, string>();
   const missing: ResolvedDeb[] = [];
+  const store = DownloadStore.fromEnv(env ?? process.env);
   for (const d of debs) {
     const file = join(dir, debFileName(d));
-    const ok = await verifyFile(file, { algorithm: 'sha256', hex: d.sha256 }, `${d.name}=${d.version}`).then(() => true, () => false);
-    if (ok) files.set(d.name, file);
+    const expected = { algorithm: 'sha256', hex: d.sha256 } as const;
+    const ok = await verifyFile(file, expected, `${d.name}=${d.version}`).then(() => true, () => false);
+    if (ok || (await store?.take(expected, file, `Debian package ${d.name}=${d.version}`))) files.set(d.name, file);
     else missing.push(d);
   }
   if (missing.length > 0) {
@@ -239,6 +242,7 @@ async function download(debs: readonly ResolvedDeb[], dir: string, env: Env | un
       const file = join(dir, debFileName(d));
       try {
         await verifyFile(file, { algorithm: 'sha256', hex: d.sha256 }, `Debian package ${d.name}=${d.version} (apt SHA256)`);
+        await store?.keep({ algorithm: 'sha256', hex: d.sha256 }, file);
       } catch (err) {
         await rm(file, { force: true });
         throw err;

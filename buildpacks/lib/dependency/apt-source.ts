@@ -6,6 +6,7 @@ import semver from 'semver';
 import { BuildpackError } from '../errors.js';
 import type { Layers } from '../layer.js';
 import type { TomlTable } from '../toml-file.js';
+import { DownloadStore } from './download-store.js';
 import { verifyFile } from './integrity.js';
 import type { DependencyDescription, DependencySource, FetchedDependency } from './source.js';
 
@@ -227,13 +228,19 @@ export class AptSource implements DependencySource {
   async fetch(name: string, version: string, dir: string): Promise<FetchedDependency> {
     const d = await this.describe(name, version);
     await mkdir(dir, { recursive: true });
+    const expected = { algorithm: 'sha256', hex: d.checksum.slice('sha256:'.length) } as const;
+    const store = DownloadStore.fromEnv(this.#opts.env ?? process.env);
+    const keptFile = join(dir, `${name}_${version.replace(/:/g, '%3a')}.deb`);
+    const kept = await store?.take(expected, keptFile, `Debian package ${name}=${version}`);
+    if (kept) return { ...d, path: keptFile, sha256: kept, fromStore: true };
     const before = new Set(await readdir(dir));
     await this.#run('apt-get', ['download', '-q', `${name}=${version}`], dir);
     const created = (await readdir(dir)).filter((f) => !before.has(f) && f.endsWith('.deb') && f.startsWith(`${name}_`));
     if (created.length !== 1) throw new BuildpackError('DEPENDENCY_FETCH', `apt-get download ${name}=${version} left no single .deb in ${dir}`);
     const file = join(dir, created[0] as string);
     try {
-      const sha256 = await verifyFile(file, { algorithm: 'sha256', hex: d.checksum.slice('sha256:'.length) }, `Debian package ${name}=${version} (apt SHA256)`);
+      const sha256 = await verifyFile(file, expected, `Debian package ${name}=${version} (apt SHA256)`);
+      await store?.keep(expected, file);
       return { ...d, path: file, sha256 };
     } catch (err) {
       await rm(file, { force: true });

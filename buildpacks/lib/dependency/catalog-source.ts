@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Dispatcher } from 'undici';
 import { BuildpackError } from '../errors.js';
 import { isTable, type TomlTable } from '../toml-file.js';
+import { DownloadStore } from './download-store.js';
 import { downloadFile, trustingDispatcher } from './http.js';
 import { verifyFile } from './integrity.js';
 import type { DependencyDescription, DependencySource, FetchedDependency } from './source.js';
@@ -49,17 +50,21 @@ export function catalogFromMetadata(metadata: TomlTable, file = 'buildpack.toml'
 export interface CatalogSourceOptions {
   entries: readonly CatalogEntry[];
   dispatcher?: Dispatcher;
+  /** Verified downloads shared between builds (default: the platform's, DOWNLOAD_STORE_ENV). */
+  downloads?: DownloadStore;
 }
 
 /** Dependencies listed with URL + sha256 (design.md §8): a mirror, an upstream tarball, a file on disk. */
 export class CatalogSource implements DependencySource {
   readonly kind = 'catalog';
   readonly #entries: readonly CatalogEntry[];
+  readonly #downloads: DownloadStore | undefined;
   readonly #dispatcher: Dispatcher | undefined;
 
   constructor(opts: CatalogSourceOptions) {
     this.#entries = opts.entries;
     this.#dispatcher = opts.dispatcher;
+    this.#downloads = opts.downloads ?? DownloadStore.fromEnv(process.env);
   }
 
   async versions(name: string): Promise<string[]> {
@@ -93,17 +98,23 @@ export class CatalogSource implements DependencySource {
     const url = new URL(d.uri);
     const file = join(dir, basename(decodeURIComponent(url.pathname)) || `${name}-${version}`);
     const what = `${name} ${version} from the catalog`;
+    const expected = { algorithm: 'sha256', hex: d.checksum.slice('sha256:'.length) } as const;
+    let remote = false;
     if (url.protocol === 'file:') {
       await copyFile(fileURLToPath(url), file).catch((err: Error) => {
         throw new BuildpackError('DEPENDENCY_FETCH', `${what}: cannot copy ${fileURLToPath(url)}: ${err.message}`, { cause: err });
       });
     } else if (url.protocol === 'https:' || url.protocol === 'http:') {
+      const kept = await this.#downloads?.take(expected, file, what);
+      if (kept) return { ...d, path: file, sha256: kept, fromStore: true };
       await downloadFile(d.uri, file, { dispatcher: this.#dispatcher ?? (await trustingDispatcher()), what });
+      remote = true;
     } else {
       throw new BuildpackError('DEPENDENCY_FETCH', `${what}: unsupported URI scheme ${url.protocol}`);
     }
     try {
-      const sha256 = await verifyFile(file, { algorithm: 'sha256', hex: d.checksum.slice('sha256:'.length) }, what);
+      const sha256 = await verifyFile(file, expected, what);
+      if (remote) await this.#downloads?.keep(expected, file);
       return { ...d, path: file, sha256 };
     } catch (err) {
       await rm(file, { force: true });

@@ -16,6 +16,7 @@ export { CatalogSource, catalogFromMetadata, type CatalogEntry, type CatalogSour
 export { extractTarGz, type ExtractOptions } from './extract.js';
 export { HostSource, type HostSourceOptions, type HostTool } from './host-source.js';
 export { trustingDispatcher, type TrustOptions } from './http.js';
+export { DownloadStore, DOWNLOAD_STORE_ENV } from './download-store.js';
 export { hashFile, parseIntegrity, toIntegrity, verifyFile, type ExpectedDigest, type HashAlgorithm } from './integrity.js';
 export { loadNpmConfig, NpmConfig, parseNpmrc, type NpmConfigOptions } from './npm-config.js';
 export { NpmSource, npmPurl, type NpmSourceOptions } from './npm-source.js';

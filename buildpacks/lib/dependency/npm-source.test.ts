@@ -9,6 +9,7 @@ import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extractTarGz } from './extract.js';
 import { NpmConfig } from './npm-config.js';
+import { DownloadStore } from './download-store.js';
 import { NpmSource, npmPurl } from './npm-source.js';
 import { resolveVersion } from './resolve.js';
 import { parseTomlText } from '../toml-file.js';
@@ -115,6 +116,23 @@ describe('NpmSource against a loopback registry (auth, redirects, integrity)', (
     const dir = await tempDir();
     await expect(source().fetch('demo', '1.0.0', dir)).rejects.toThrow(/npm package demo@1.0.0 \(dist.integrity\): sha512 of .* is [0-9a-f]{128}, expected [0-9a-f]{128}/);
     expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('with a download store, fetches a tarball once for every later source and keeps no unverified one', async () => {
+    const downloads = new DownloadStore(await tempDir());
+    const withStore = () =>
+      new NpmSource({ downloads, config: new NpmConfig(new Map([['registry', `${base}/npm`], [`//127.0.0.1:${(server.address() as AddressInfo).port}/:_authToken`, 'tok']])) });
+    const fetches = () => seen.filter((s) => s.url === '/files/demo.tgz').length;
+    const before = fetches();
+    const first = await withStore().fetch('demo', '1.1.0', await tempDir());
+    const second = await withStore().fetch('demo', '1.1.0', await tempDir());
+    expect(fetches()).toBe(before + 1);
+    expect([first.fromStore, second.fromStore]).toEqual([undefined, true]);
+    expect(second.sha256).toBe(first.sha256);
+    expect(await readFile(second.path)).toEqual(good);
+    // The tarball failing its integrity is neither handed out nor kept.
+    await expect(withStore().fetch('demo', '1.0.0', await tempDir())).rejects.toThrow(/dist.integrity/);
+    expect(await readdir(join(downloads.dir, 'sha512'))).toHaveLength(1);
   });
 });
 

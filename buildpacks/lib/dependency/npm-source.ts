@@ -4,6 +4,7 @@ import type { Dispatcher } from 'undici';
 import { BuildpackError } from '../errors.js';
 import type { Layers } from '../layer.js';
 import { isTable, type TomlTable } from '../toml-file.js';
+import { DownloadStore } from './download-store.js';
 import { downloadFile, getJson, trustingDispatcher } from './http.js';
 import { parseIntegrity, toIntegrity, verifyFile } from './integrity.js';
 import { loadNpmConfig, type NpmConfig, type NpmConfigOptions } from './npm-config.js';
@@ -25,6 +26,8 @@ export interface NpmSourceOptions {
   maxAge?: number;
   /** Clock in seconds (tests). */
   now?: () => number;
+  /** Verified downloads shared between builds; `fromUserConfig` takes the platform's (DOWNLOAD_STORE_ENV). */
+  downloads?: DownloadStore;
 }
 
 /** The cache layer `NpmSource.cached` keeps its answers in (as `[metadata]`; the directory stays empty). */
@@ -58,6 +61,7 @@ export class NpmSource implements DependencySource {
   readonly #cpeFor: NpmSourceOptions['cpeFor'];
 
   readonly #memo: TomlTable | undefined;
+  readonly #downloads: DownloadStore | undefined;
   readonly #maxAge: number;
   readonly #now: () => number;
 
@@ -65,6 +69,7 @@ export class NpmSource implements DependencySource {
     this.#config = opts.config;
     this.#cpeFor = opts.cpeFor;
     this.#memo = opts.memo;
+    this.#downloads = opts.downloads;
     this.#maxAge = opts.maxAge ?? DEFAULT_NPM_MEMO_MAX_AGE;
     this.#now = opts.now ?? (() => Math.floor(Date.now() / 1000));
     this.#given = opts.dispatcher;
@@ -80,7 +85,7 @@ export class NpmSource implements DependencySource {
 
   /** A source from the user's npm configuration (see loadNpmConfig). */
   static async fromUserConfig(opts: NpmConfigOptions & Omit<NpmSourceOptions, 'config'> = {}): Promise<NpmSource> {
-    return new NpmSource({ ...opts, config: await loadNpmConfig(opts) });
+    return new NpmSource({ ...opts, config: await loadNpmConfig(opts), downloads: opts.downloads ?? DownloadStore.fromEnv(opts.env ?? process.env) });
   }
 
   /**
@@ -189,12 +194,17 @@ export class NpmSource implements DependencySource {
     const d = await this.describe(name, version);
     await mkdir(dir, { recursive: true });
     const file = join(dir, `${name.replace(/^@/, '').replace('/', '-')}-${version}.tgz`);
+    const expected = parseIntegrity(d.checksum);
+    const what = `npm package ${name}@${version} (dist.integrity)`;
+    const kept = await this.#downloads?.take(expected, file, what);
+    if (kept) return { ...d, path: file, sha256: kept, fromStore: true };
     const headers: Record<string, string> = {};
     const auth = this.#config.authorizationFor(d.uri);
     if (auth) headers['authorization'] = auth;
     await downloadFile(d.uri, file, { dispatcher: await this.#dispatcher(), headers, what: `npm package ${name}@${version}` });
     try {
-      const sha256 = await verifyFile(file, parseIntegrity(d.checksum), `npm package ${name}@${version} (dist.integrity)`);
+      const sha256 = await verifyFile(file, expected, what);
+      await this.#downloads?.keep(expected, file);
       return { ...d, path: file, sha256 };
     } catch (err) {
       await rm(file, { force: true });

@@ -19,6 +19,8 @@ export interface FetchedDependency extends DependencyDescription {
   path: string;
   /** Hex sha256 of `path` (for SBOM hashes and cache keys). */
   sha256: string;
+  /** Taken from the platform's download store (DOWNLOAD_STORE_ENV) instead of the network. */
+  fromStore?: boolean;
 }
 
 /** A place dependencies come from (design.md §8): npm registry, apt, a catalog, the host. */

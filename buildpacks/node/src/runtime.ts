@@ -74,8 +74,10 @@ export async function contributeRuntime(ctx: BuildContext, source: DependencySou
       build: async (l) => {
         const tmp = await mkdtemp(join(tmpdir(), 'lading-node-'));
         try {
-          ctx.logger.info(`  Downloading ${pkg} ${version} and npm ${npmVersion}`);
+          ctx.logger.info(`  Fetching ${pkg} ${version} and npm ${npmVersion}`);
           const [node, npm] = await Promise.all([source.fetch(pkg, version, join(tmp, 'node')), source.fetch('npm', npmVersion, join(tmp, 'npm'))]);
+          const stored = [node, npm].filter((f) => f.fromStore).map((f) => f.name);
+          if (stored.length > 0) ctx.logger.info(`  ${stored.join(' and ')} from the machine's download store (verified again)`);
           await extractTarGz(node.path, l.path, { stripComponents: 1, skip: (p) => UNUSED_RUNTIME_FILES.some((f) => p === f || p.startsWith(`${f}/`)) });
           const npmDir = join(l.path, 'lib', 'node_modules', 'npm');
           await extractTarGz(npm.path, npmDir, { stripComponents: 1 });

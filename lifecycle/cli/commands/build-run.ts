@@ -98,6 +98,7 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
       platformEnv,
       bindings,
       runPackagesCacheDir: join(storeHome({ env }), 'cache', 'run-packages'),
+      ...(selected?.isolation ? {} : { downloadStoreDir: join(storeHome({ env }), 'cache', 'downloads') }),
       ...(builder ? { buildConfigEnv: builder.buildEnv } : {}),
       hostEnv: env,
       ...(selected?.isolation ? { isolation: selected.isolation } : {}),
