@@ -127,6 +127,12 @@ describe.skipIf(!requireTools('docker-registry', 'umoci', 'runc', 'apt-get', 'dp
       expect(listed.filter((p) => !inImage.has(p))).toEqual(['escape-html@1.0.3']);
 
       expectNoop(first, await build(ref, copyFixture(fixture, join(tmp, `${flavor}-ws-elsewhere`)), ['-e', 'BP_NODE_PROJECT_PATH=packages/api']));
+
+      // Reproducible: another directory, an empty cache and a new repository (no previous image): yarn runs again, same digest.
+      const fresh = await lading(['build', `${registry.host}/node/yarn-${flavor}-workspace-fresh:v1`, '-p', copyFixture(fixture, join(tmp, `${flavor}-ws-fresh`)), '-b', NODE_BUILDPACK, '--run-image', runImage, '--publish', '--cache-dir', join(tmp, `cache-${flavor}-ws-fresh`), '--json', '-e', 'BP_NODE_PROJECT_PATH=packages/api'], { LADING_HOME: join(tmp, 'home') });
+      expect(fresh.code, fresh.stdout + fresh.stderr).toBe(0);
+      expect(fresh.stdout + fresh.stderr).toContain('Running yarn');
+      expect(fresh.json<BuildJson>().digest).toBe(first.json<BuildJson>().digest);
     }, 300_000);
   }
 
