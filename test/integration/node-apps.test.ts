@@ -124,6 +124,11 @@ describe.skipIf(!requireTools('umoci', 'runc', 'apt-get', 'dpkg-deb'))('Node.js 
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout + again.stderr).not.toContain('Running pnpm');
     expect(again.json<{ digest: string }>().digest).toBe(r.json<{ digest: string }>().digest);
+    // Into a new layout (no previous image) pnpm runs again and the digest is the same: nothing of the run (pnpm's workspace state) is kept.
+    const fresh = await build(copyFixture('node-pnpm-workspace', join(tmp, 'pnpm-workspace-fresh')), out(), ['-e', 'BP_NODE_PROJECT_PATH=packages/web']);
+    expect(fresh.code, fresh.stderr).toBe(0);
+    expect(fresh.stdout + fresh.stderr).toContain('Running pnpm install');
+    expect(fresh.json<{ digest: string }>().digest).toBe(r.json<{ digest: string }>().digest);
   }, 300_000);
 
   it('a pnpm workspace built at its root installs every member; BP_NODE_PROJECT_PATH naming a non-member is refused (exit 51)', async () => {
