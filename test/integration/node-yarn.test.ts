@@ -166,6 +166,25 @@ describe.skipIf(!requireTools('docker-registry', 'umoci', 'runc', 'apt-get', 'dp
     }, 300_000);
   }
 
+  it('a yarn classic and a berry workspace built at the root (no BP_NODE_PROJECT_PATH): every member\'s production dependencies, reachable from each member', async () => {
+    for (const [flavor, fixture, installLine] of [
+      ['classic', 'node-yarn-workspace', 'Running yarn install --frozen-lockfile --production=true --non-interactive --no-progress for /workspace/package.json and /workspace/yarn.lock\n'],
+      ['berry', 'node-yarn-berry-workspace', 'Running yarn workspaces focus --all --production for /workspace/package.json and /workspace/yarn.lock\n'],
+    ] as const) {
+      const app = copyFixture(fixture, join(tmp, `${flavor}-ws-root`));
+      // The root serves whether each member's dependencies resolve from the member's directory.
+      writeFileSync(join(app, 'server.js'), "const from = (m, d) => { try { return !!require(require.resolve(d, { paths: [__dirname + '/packages/' + m] })); } catch { return false; } };\nrequire('node:http').createServer((_q, s) => s.end(JSON.stringify({ worker: from('worker', 'escape-html'), api: from('api', 'debug'), lib: from('lib', 'is-number'), dev: from('api', 'is-odd') }))).listen(Number(process.env.PORT ?? 8080));\n");
+      const ref = `${registry.host}/node/yarn-${flavor}-workspace-root:v1`;
+      const r = await build(ref, app);
+      const log = r.stdout + r.stderr;
+      expect(r.code, log).toBe(0);
+      expect(log).toContain(installLine);
+      expect(log).not.toContain('Installing the yarn workspace');
+      const { answer } = await fetchAnswer(await pull(ref, `${flavor}-ws-root`));
+      expect(answer).toEqual({ worker: true, api: true, lib: true, dev: false });
+    }
+  }, 300_000);
+
   it('a yarn workspace: BP_NODE_PROJECT_PATH naming a directory that is not a member is refused, naming the root and its members (exit 51)', async () => {
     const app = copyFixture('node-yarn-workspace', join(tmp, 'not-a-member'));
     mkdirSync(join(app, 'tools', 'seed'), { recursive: true });
