@@ -36,6 +36,10 @@ describe('npm workspaces', () => {
     expect(members).toEqual(['apps/web', 'packages/lib']);
     const alone = await readProject(app);
     expect((await installRoot(app, alone)).root).toBe(alone);
+    // A directory the lockfile does not link is not a member.
+    await mkdir(join(app, 'apps', 'other'), { recursive: true });
+    await writeFile(join(app, 'apps', 'other', 'package.json'), '{}');
+    await expect(installRoot(app, await readProject(join(app, 'apps', 'other')))).rejects.toThrow(`BP_NODE_PROJECT_PATH=apps/other: ${join(app, 'apps', 'other')} is not a member of the npm workspace at ${app}, whose members (from the links of ${join(app, 'package-lock.json')}) are: apps/web, packages/lib`);
   });
 
   it('a project with its own lockfile installs itself', async () => {
