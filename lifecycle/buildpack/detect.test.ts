@@ -78,6 +78,27 @@ describe('buildpack.md: Phase #1: Detection', () => {
     expect(runner.calls.map((c) => c.id).sort()).toEqual(['A', 'B', 'C']);
   });
 
+  it('starts the next group\'s detects alongside, and drops the queued ones once a group is chosen', async () => {
+    const runner = new FakeRunner({ A: { code: 0, delayMs: 30 }, B: { code: 100, delayMs: 30 }, C: { code: 0 } });
+    const result = await detect(order(['A'], ['B'], ['C']), { ...base, source: catalog(), runner, concurrency: 2 });
+    expect(result.group.map((m) => m.id)).toEqual(['A']);
+    expect(runner.maxActive).toBe(2);
+    // B ran speculatively (and is reported); C, two groups ahead, never started.
+    expect(runner.calls.map((c) => c.id)).toEqual(['A', 'B']);
+    expect(result.runs.map((r) => `${r.id}:${r.status}`)).toEqual(['A:pass', 'B:fail']);
+    const serial = new FakeRunner({ A: { code: 0 }, B: { code: 0 } });
+    await detect(order(['A'], ['B']), { ...base, source: catalog(), runner: serial, concurrency: 1 });
+    expect(serial.calls.map((c) => c.id)).toEqual(['A']);
+  });
+
+  it('a later group that cannot be expanded matters only when detection reaches it', async () => {
+    const passing = new FakeRunner({ A: { code: 0 } });
+    const result = await detect(order(['A'], ['missing']), { ...base, source: catalog(), runner: passing });
+    expect(result.group.map((m) => m.id)).toEqual(['A']);
+    const failing = new FakeRunner({ A: { code: 100, delayMs: 20 } });
+    await expect(detect(order(['A'], ['missing']), { ...base, source: catalog(), runner: failing })).rejects.toThrow(/missing/);
+  });
+
   it('honours the concurrency limit', async () => {
     const runner = new FakeRunner({ A: { code: 0 }, B: { code: 0 }, C: { code: 0 }, D: { code: 0 } });
     await detect(order(['A', 'B', 'C', 'D']), { ...base, source: catalog(), runner, concurrency: 2 });

@@ -88,42 +88,71 @@ export class DetectError extends LadingError {
  * Detection (buildpack.md "Phase #1: Detection"): tries the groups of `order` in resolution order; runs the
  * `/bin/detect` of a group's buildpacks in parallel (each buildpack at most once per build); selects the
  * first group whose non-optional members all pass, with at least one pass, and whose Build Plan resolves.
- * Throws DetectError DETECT_ERRORED when no group passed and a buildpack errored, else DETECT_NO_GROUP.
+ * While a group's detects run, the next group's start too where the concurrency limit leaves room (the
+ * default builder's groups have one buildpack each: a Go app's detect would otherwise wait for Node's
+ * first); once a group is chosen, queued detects are dropped and running ones finish. Every detect that
+ * ran is in `runs`. Throws DetectError DETECT_ERRORED when no group passed and a buildpack errored, else
+ * DETECT_NO_GROUP.
  */
 export async function detect(order: Order, opts: DetectOptions): Promise<DetectResult> {
-  const runs = new Map<string, Promise<DetectRun>>();
+  const runs = new Map<string, Promise<DetectRun | undefined>>();
   const limit = limiter(opts.concurrency ?? availableParallelism());
-  let errored: DetectRun | undefined;
-  let groups = 0;
-  for (const group of expandOrder(order, opts.source, opts.execEnv === undefined ? {} : { execEnv: opts.execEnv })) {
-    groups++;
-    const results = await Promise.all(
-      group.map((el) => {
-        const key = `${el.id}@${el.version}`;
-        let run = runs.get(key);
-        if (!run) {
-          run = limit(() => runOne(el, opts));
-          runs.set(key, run);
-        }
-        return run;
-      }),
-    );
-    const anyRequiredFailed = group.some((el, i) => !el.optional && results[i]!.status !== 'pass');
-    const groupErrored = results.find((r) => r.status === 'error');
-    if (anyRequiredFailed) {
-      errored ??= groupErrored;
-      continue;
+  let decided = false;
+  const start = (el: GroupElement): Promise<DetectRun | undefined> => {
+    const key = `${el.id}@${el.version}`;
+    let run = runs.get(key);
+    if (!run) {
+      // A queued detect gets its slot as the one before it finishes, before the group it finished has been
+      // judged: one turn of the event loop lets that happen first.
+      run = limit(async () => {
+        await new Promise((resolve) => setImmediate(resolve));
+        return decided ? undefined : runOne(el, opts);
+      });
+      runs.set(key, run);
     }
-    const passed = group.flatMap((el, i) => (results[i]!.status === 'pass' ? [{ ...el, plan: results[i]!.plan }] : []));
-    const resolved = passed.length > 0 ? resolveBuildPlan(passed) : undefined;
-    if (!resolved) continue;
-    return {
-      group: resolved.group.map(groupMember),
-      plan: resolved.entries,
-      runs: await Promise.all(runs.values()),
-    };
+    return run;
+  };
+  const ran = async () => (await Promise.all(runs.values())).filter((r): r is DetectRun => r !== undefined);
+  // The groups one step ahead of use: expanding a later group can fail (a missing buildpack), which must
+  // surface only if detection gets that far.
+  const groups = expandOrder(order, opts.source, opts.execEnv === undefined ? {} : { execEnv: opts.execEnv })[Symbol.iterator]();
+  let ahead: IteratorResult<GroupElement[]> | { error: unknown } = next(groups);
+  let errored: DetectRun | undefined;
+  let tried = 0;
+  try {
+    for (;;) {
+      if ('error' in ahead) throw ahead.error;
+      if (ahead.done) break;
+      const group = ahead.value;
+      tried++;
+      const current = group.map(start);
+      ahead = next(groups);
+      if (!('error' in ahead) && !ahead.done) ahead.value.forEach(start);
+      const results = (await Promise.all(current)) as DetectRun[];
+      const anyRequiredFailed = group.some((el, i) => !el.optional && results[i]!.status !== 'pass');
+      const groupErrored = results.find((r) => r.status === 'error');
+      if (anyRequiredFailed) {
+        errored ??= groupErrored;
+        continue;
+      }
+      const passed = group.flatMap((el, i) => (results[i]!.status === 'pass' ? [{ ...el, plan: results[i]!.plan }] : []));
+      const resolved = passed.length > 0 ? resolveBuildPlan(passed) : undefined;
+      if (!resolved) continue;
+      decided = true;
+      return {
+        group: resolved.group.map(groupMember),
+        plan: resolved.entries,
+        runs: await ran(),
+      };
+    }
+  } catch (err) {
+    // nothing keeps running behind the error
+    decided = true;
+    await ran();
+    throw err;
   }
-  const all = await Promise.all(runs.values());
+  decided = true;
+  const all = await ran();
   if (errored) {
     throw new DetectError(
       'DETECT_ERRORED',
@@ -132,12 +161,20 @@ export async function detect(order: Order, opts: DetectOptions): Promise<DetectR
       all,
     );
   }
-  const tried = all.map((r) => `${r.id}@${r.version} ${r.status}`).join(', ');
+  const names = all.map((r) => `${r.id}@${r.version} ${r.status}`).join(', ');
   throw new DetectError(
     'DETECT_NO_GROUP',
-    `no buildpack group passed detection (${groups} group${groups === 1 ? '' : 's'} tried${tried ? `: ${tried}` : ''})`,
+    `no buildpack group passed detection (${tried} group${tried === 1 ? '' : 's'} tried${names ? `: ${names}` : ''})`,
     all,
   );
+}
+
+function next<T>(it: Iterator<T>): IteratorResult<T> | { error: unknown } {
+  try {
+    return it.next();
+  } catch (error) {
+    return { error };
+  }
 }
 
 async function runOne(el: GroupElement, opts: DetectOptions): Promise<DetectRun> {
