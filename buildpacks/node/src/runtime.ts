@@ -78,9 +78,13 @@ export async function contributeRuntime(ctx: BuildContext, source: DependencySou
           const [node, npm] = await Promise.all([source.fetch(pkg, version, join(tmp, 'node')), source.fetch('npm', npmVersion, join(tmp, 'npm'))]);
           const stored = [node, npm].filter((f) => f.fromStore).map((f) => f.name);
           if (stored.length > 0) ctx.logger.info(`  ${stored.join(' and ')} from the machine's download store (verified again)`);
-          await extractTarGz(node.path, l.path, { stripComponents: 1, skip: (p) => UNUSED_RUNTIME_FILES.some((f) => p === f || p.startsWith(`${f}/`)) });
-          const npmDir = join(l.path, 'lib', 'node_modules', 'npm');
-          await extractTarGz(npm.path, npmDir, { stripComponents: 1 });
+          // Both at once (each is thousands of small files); npm's directory is npm's alone.
+          const npmRel = 'lib/node_modules/npm';
+          const skip = [...UNUSED_RUNTIME_FILES, npmRel];
+          await Promise.all([
+            extractTarGz(node.path, l.path, { stripComponents: 1, skip: (p) => skip.some((f) => p === f || p.startsWith(`${f}/`)) }),
+            extractTarGz(npm.path, join(l.path, npmRel), { stripComponents: 1 }),
+          ]);
           await mkdir(join(l.path, 'bin'), { recursive: true });
           await symlink('../lib/node_modules/npm/bin/npm-cli.js', join(l.path, 'bin', 'npm'));
           await symlink('../lib/node_modules/npm/bin/npx-cli.js', join(l.path, 'bin', 'npx'));
