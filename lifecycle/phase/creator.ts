@@ -55,6 +55,8 @@ export interface CreateInput {
    * which sees the build image alone).
    */
   downloadStoreDir?: string;
+  /** Where the exporter keeps compressed blobs of large layers between builds (LADING_HOME/cache/layer-blobs). */
+  blobCacheDir?: string;
   /** Service bindings (`--volume DIR:/platform/bindings/NAME`), copied to `<platform>/bindings/`. */
   bindings?: readonly BindingVolume[];
   /** Operator variables (builder.toml `[[build.env]]`). */
@@ -199,6 +201,7 @@ export async function create(input: CreateInput): Promise<CreateResult> {
         ...(project ? { project } : {}),
         ...(input.cache ? { cache: input.cache } : {}),
         tempDir: dir.tmpDir,
+        ...(input.blobCacheDir ? { blobCacheDir: input.blobCacheDir } : {}),
         ...(warn ? { onWarning: warn } : {}),
         ...(input.signal ? { signal: input.signal } : {}),
       });

@@ -73,6 +73,8 @@ export interface ExportInput {
   runImageHasShell?: boolean;
   cache?: LayerCache;
   tempDir?: string;
+  /** Where compressed blobs of large layers are kept between builds (registry/layers blob-cache.ts). */
+  blobCacheDir?: string;
   onWarning?: (message: string) => void;
   signal?: AbortSignal;
 }
@@ -229,7 +231,7 @@ async function runExport(input: ExportInput, built: FileLayer[]): Promise<Export
 
   signal?.throwIfAborted();
   const toBuild = planned.filter((p) => p.spec);
-  const layers = await createLayers(toBuild.map((p) => p.spec!), { uid, gid, parentUid: uid, parentGid: gid, ...(input.tempDir ? { tempDir: input.tempDir } : {}) });
+  const layers = await createLayers(toBuild.map((p) => p.spec!), { uid, gid, parentUid: uid, parentGid: gid, ...(input.tempDir ? { tempDir: input.tempDir } : {}), ...(input.blobCacheDir ? { blobCache: { dir: input.blobCacheDir } } : {}) });
   built.push(...layers);
   toBuild.forEach((p, i) => (p.reuse = layers[i]));
   signal?.throwIfAborted();
@@ -375,7 +377,7 @@ async function writeCache(
   }
   const extra = await createLayers(
     pending.map(({ bp, layer }) => ({ directories: [{ source: layer.dir, target: posix.join(layersMount, escapeBuildpackId(bp.id), layer.name) }] })),
-    { uid, gid, parentUid: uid, parentGid: gid, ...(input.tempDir ? { tempDir: input.tempDir } : {}) },
+    { uid, gid, parentUid: uid, parentGid: gid, ...(input.tempDir ? { tempDir: input.tempDir } : {}), ...(input.blobCacheDir ? { blobCache: { dir: input.blobCacheDir } } : {}) },
   );
   built.push(...extra);
   pending.forEach((p, i) => fromImage.set(`${p.bp.id}\0${p.layer.name}`, extra[i]!));

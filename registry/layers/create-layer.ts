@@ -1,5 +1,6 @@
 import { boundedMap } from '../image/index.js';
-import { Digester, MediaType, isLadingError } from '../oci/index.js';
+import { Digester, MediaType, isLadingError, type Digest } from '../oci/index.js';
+import { keepBlob, keptBlob } from './blob-cache.js';
 import { deflaterFor } from './deflate-engine.js';
 import { BlobSpool, FileLayer } from './file-layer.js';
 import { GzipBlockWriter } from './gzip-blocks.js';
@@ -16,6 +17,21 @@ export async function createLayer(spec: LayerSpec, options: LayerWriteOptions = 
   const settings = resolveSettings(options);
   const plan = await planLayer(spec, settings);
   const gzip = settings.compression === 'gzip';
+  // A large layer seen before: its tar is hashed (no compression) and the kept blob used.
+  const cache = gzip ? options.blobCache : undefined;
+  let hashed: Digest | undefined;
+  if (cache && plan.reduce((n, e) => n + e.size, 0) >= (cache.minSize ?? 16 << 20)) {
+    const diff = new Digester();
+    for await (const chunk of packEntries(plan, settings.mtime) as AsyncIterable<Buffer>) diff.update(chunk);
+    hashed = diff.digest();
+    const kept = await keptBlob(cache.dir, hashed);
+    if (kept) {
+      return new FileLayer({
+        mediaType: MediaType.OciLayerGzip, digest: kept.digest, size: kept.size, diffId: hashed, path: kept.path,
+        uncompressedSize: diff.size, gzip: true, annotations: spec.annotations, shared: true,
+      });
+    }
+  }
   const deflater = gzip ? await deflaterFor(settings.deflate) : undefined;
   const spool = await BlobSpool.open(settings.tempDir, gzip ? '.tar.gz' : '.tar');
   try {
@@ -28,11 +44,14 @@ export async function createLayer(spec: LayerSpec, options: LayerWriteOptions = 
     }
     await out.end();
     const blob = await spool.close();
+    const diffId = diff.digest();
+    // Kept only when both passes saw the same tar (nothing changed the files in between).
+    if (cache && hashed === diffId) await keepBlob(cache.dir, diffId, spool.path, blob);
     return new FileLayer({
       mediaType: gzip ? MediaType.OciLayerGzip : MediaType.OciLayer,
       digest: blob.digest,
       size: blob.size,
-      diffId: diff.digest(),
+      diffId,
       path: spool.path,
       uncompressedSize: diff.size,
       gzip,

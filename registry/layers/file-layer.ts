@@ -16,16 +16,19 @@ export class FileLayer implements Layer {
   readonly size: number;
   readonly diffId: Digest;
   readonly annotations?: Readonly<Record<string, string>>;
-  /** The spooled blob (removed by dispose()). */
+  /** The spooled blob (removed by dispose(), unless it is a kept blob of the blob cache). */
   readonly path: string;
   /** Size of the tar. */
   readonly uncompressedSize: number;
   readonly #gzip: boolean;
+  readonly #shared: boolean;
   #disposed = false;
 
   constructor(init: {
     mediaType: string; digest: Digest; size: number; diffId: Digest; path: string; uncompressedSize: number;
     gzip: boolean; annotations?: Readonly<Record<string, string>> | undefined;
+    /** The file belongs to a cache: dispose() leaves it. */
+    shared?: boolean;
   }) {
     this.mediaType = init.mediaType;
     this.digest = init.digest;
@@ -34,6 +37,7 @@ export class FileLayer implements Layer {
     this.path = init.path;
     this.uncompressedSize = init.uncompressedSize;
     this.#gzip = init.gzip;
+    this.#shared = init.shared ?? false;
     if (init.annotations !== undefined) this.annotations = init.annotations;
     // Own properties bound to this instance: callers copy layers with `{ ...layer, mediaType }`.
     this.compressed = async () => this.#open();
@@ -58,7 +62,7 @@ export class FileLayer implements Layer {
   /** Removes the spooled blob; the layer cannot be read afterwards. Safe to call twice. */
   async dispose(): Promise<void> {
     this.#disposed = true;
-    await rm(this.path, { force: true });
+    if (!this.#shared) await rm(this.path, { force: true });
   }
 
   #open(): Readable {

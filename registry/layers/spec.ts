@@ -102,6 +102,18 @@ export interface LayerWriteOptions {
   tempDir?: string;
   /** createLayers: how many layers are built at once (default 2). */
   concurrency?: number;
+  /**
+   * Keep compressed blobs of large gzip layers between runs (see blob-cache.ts): a layer whose tar was seen
+   * before is hashed but not compressed again.
+   */
+  blobCache?: BlobCacheOptions;
+}
+
+export interface BlobCacheOptions {
+  /** The directory (`LADING_HOME/cache/layer-blobs`). */
+  dir: string;
+  /** Layers with less file content than this are compressed as usual (default 16 MiB). */
+  minSize?: number;
 }
 
 /** Resolved options, every default applied. */

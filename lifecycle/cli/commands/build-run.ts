@@ -99,6 +99,7 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
       bindings,
       runPackagesCacheDir: join(storeHome({ env }), 'cache', 'run-packages'),
       ...(selected?.isolation ? {} : { downloadStoreDir: join(storeHome({ env }), 'cache', 'downloads') }),
+      blobCacheDir: join(storeHome({ env }), 'cache', 'layer-blobs'),
       ...(builder ? { buildConfigEnv: builder.buildEnv } : {}),
       hostEnv: env,
       ...(selected?.isolation ? { isolation: selected.isolation } : {}),
