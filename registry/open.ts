@@ -17,6 +17,8 @@ export interface OpenOptions {
   env?: NodeJS.ProcessEnv;
   retry?: RetryOptions;
   onRegistryEvent?: (event: RegistryEvent) => void;
+  /** Remember where large blobs were pushed, here, and mount them from there on later pushes (the CLI: LADING_HOME/cache/blob-locations). */
+  blobLocationsDir?: string;
 }
 
 async function registryOptions(options: OpenOptions) {
@@ -26,6 +28,7 @@ async function registryOptions(options: OpenOptions) {
     credentials: (await remote()).defaultCredentials({ env }),
     ...(options.retry ? { retry: options.retry } : {}),
     ...(options.onRegistryEvent ? { onEvent: options.onRegistryEvent } : {}),
+    ...(options.blobLocationsDir ? { blobLocations: (await remote()).fileBlobLocations(options.blobLocationsDir) } : {}),
   };
 }
 

@@ -1,5 +1,7 @@
 import { parsePlatformString, type Platform } from '../../registry/oci/index.js';
 import { hostPlatform } from '../../registry/copy/index.js';
+import { join } from 'node:path';
+import { storeHome } from '../../registry/layout/index.js';
 import type { OpenOptions } from '../../registry/open.js';
 import { Output, type Terminal } from './output.js';
 
@@ -25,7 +27,11 @@ export function makeContext(terminal: Terminal): CommandContext {
 }
 
 export function globalOpenOptions(args: GlobalArgs, ctx: CommandContext): OpenOptions {
-  const options: OpenOptions = { insecure: args['insecure-registry'] ?? [], env: ctx.terminal.env };
+  const options: OpenOptions = {
+    insecure: args['insecure-registry'] ?? [],
+    env: ctx.terminal.env,
+    blobLocationsDir: join(storeHome({ env: ctx.terminal.env }), 'cache', 'blob-locations'),
+  };
   return options;
 }
 

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { getGlobalDispatcher, request, type Dispatcher } from 'undici';
 import type { BlobPutResult, Digest } from '../oci/index.js';
 import { Authenticator, readLimited } from './auth.js';
+import type { BlobLocations } from './blob-locations.js';
 import { defaultCredentials, type CredentialResolver } from './credentials.js';
 import { RegistryError, describeUrl, isConnectionError, networkError, redact, statusError } from './errors.js';
 import { isRetryableStatus, parseRetryAfter, retryPolicy, type RetryOptions, type RetryPolicy } from './retry.js';
@@ -29,6 +30,8 @@ export interface RegistryOptions {
   monolithicLimit?: number;
   /** Chunk size for chunked uploads (default 8 MiB). */
   chunkSize?: number;
+  /** Remembered blob locations: a push mounts a large blob from where it went before (blob-locations.ts). */
+  blobLocations?: BlobLocations;
 }
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';

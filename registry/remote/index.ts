@@ -1,5 +1,6 @@
 export { openRegistrySource } from './source.js';
 export { openRegistrySink } from './sink.js';
+export { BLOB_LOCATION_MIN_SIZE, fileBlobLocations, type BlobLocations } from './blob-locations.js';
 export {
   RegistryClient, registryClient, clearRegistryClients, apiHost, baseUrlFor, isLoopbackHost,
   type RegistryOptions, type RegistryEvent, type RegistryRequest, type CallContext, type HttpMethod,

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { imageFromSource, indexFromSource, readAll, validateImage, writeImage } from '../image/index.js';
 import { MediaType, serializeManifest, type Image, type ImageIndex } from '../oci/index.js';
@@ -8,7 +11,7 @@ import { randomImage } from '../../test/support/random-image.js';
 import { startRegistry, type TestRegistry } from '../../test/support/registry.js';
 import { requireTools } from '../../test/support/tools.js';
 import { explicitCredentials, type CredentialResolver } from './credentials.js';
-import { openRegistrySink, openRegistrySource, type RegistryEvent, type RegistryOptions } from './index.js';
+import { BLOB_LOCATION_MIN_SIZE, fileBlobLocations, openRegistrySink, openRegistrySource, type RegistryEvent, type RegistryOptions } from './index.js';
 
 const exec = promisify(execFile);
 const HAVE = requireTools('docker-registry', 'htpasswd', 'openssl', 'skopeo');
@@ -123,6 +126,34 @@ describe.skipIf(!HAVE)('registry client against the real registry 2.8', () => {
       await sink.putManifest(image.rawManifest, image.descriptor.mediaType, { tag: true });
       await sink.commit();
       await pullAndCheck(`${reg.host}/anon/derived:v1`, image, { retry: FAST });
+    });
+
+    it('remembers where large blobs went and mounts them into the next repository instead of uploading', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'lading-blob-locations-'));
+      try {
+        const blobLocations = fileBlobLocations(dir);
+        // one layer above the size worth remembering, one below
+        const big = await randomImage({ layers: 1, layerSize: BLOB_LOCATION_MIN_SIZE + 1 });
+        const events: RegistryEvent[] = [];
+        const results = () => events.filter((e) => e.type === 'blob').map((e) => (e as { size: number; result: string }).size >= BLOB_LOCATION_MIN_SIZE ? `big:${(e as { result: string }).result}` : (e as { result: string }).result).sort();
+        await push(`${reg.host}/anon/first:v1`, big, { retry: FAST, blobLocations, onEvent: (e) => events.push(e) });
+        expect(results()).toEqual(['big:uploaded', 'uploaded']);
+        expect(await blobLocations.get(reg.host, big.manifest.layers[0]!.digest)).toBe('anon/first');
+        expect(await blobLocations.get(reg.host, big.manifest.config.digest)).toBeUndefined();
+        events.length = 0;
+        await push(`${reg.host}/anon/second:v1`, big, { retry: FAST, blobLocations, onEvent: (e) => events.push(e) });
+        expect(results()).toEqual(['big:mounted', 'uploaded']);
+        await pullAndCheck(`${reg.host}/anon/second:v1`, big, { retry: FAST });
+        // a stale location (the repository never had it) only costs the upload
+        const other = await randomImage({ layers: 1, layerSize: BLOB_LOCATION_MIN_SIZE + 1 });
+        await blobLocations.put(reg.host, other.manifest.layers[0]!.digest, 'anon/nowhere');
+        events.length = 0;
+        await push(`${reg.host}/anon/third:v1`, other, { retry: FAST, blobLocations, onEvent: (e) => events.push(e) });
+        expect(results()).toEqual(['big:uploaded', 'uploaded']);
+        await pullAndCheck(`${reg.host}/anon/third:v1`, other, { retry: FAST });
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     });
 
     it('tags nothing before commit, and nothing after abort', async () => {

@@ -5,6 +5,7 @@ import {
   type RepositoryLocation,
 } from '../oci/index.js';
 import { familiarName, type RegistryReference } from '../reference.js';
+import { BLOB_LOCATION_MIN_SIZE } from './blob-locations.js';
 import { callContext, registryClient, type CallContext, type RegistryClient, type RegistryOptions } from './client.js';
 import { putManifestBytes } from './manifests.js';
 import { addToFallbackIndex, fallbackTag, referrerDescriptor, supportsReferrers } from './referrers.js';
@@ -67,14 +68,21 @@ class RegistrySink implements ContentSink {
   }
 
   async #putBlob(desc: Descriptor, open: () => Promise<Readable>, options: PutBlobOptions): Promise<BlobPutResult> {
-    const result: BlobPutResult = (await this.hasBlob(desc))
-      ? 'exists'
-      : await uploadBlob(this.client, this.ctx, this.#repo, desc, open, {
-          ...(options.from ? { from: options.from } : {}),
-          monolithicLimit: this.options.monolithicLimit ?? DEFAULT_MONOLITHIC_LIMIT,
-          chunkSize: this.options.chunkSize ?? DEFAULT_CHUNK_SIZE,
-          sessions: this.#sessions,
-        });
+    const locations = desc.size >= BLOB_LOCATION_MIN_SIZE ? this.options.blobLocations : undefined;
+    const remembered = await locations?.get(this.client.registry, desc.digest).catch(() => undefined);
+    let result: BlobPutResult;
+    if (await this.hasBlob(desc)) {
+      result = 'exists';
+    } else {
+      const from = options.from ?? (remembered && remembered !== this.#repo ? { registry: this.client.registry, repository: remembered } : undefined);
+      result = await uploadBlob(this.client, this.ctx, this.#repo, desc, open, {
+        ...(from ? { from } : {}),
+        monolithicLimit: this.options.monolithicLimit ?? DEFAULT_MONOLITHIC_LIMIT,
+        chunkSize: this.options.chunkSize ?? DEFAULT_CHUNK_SIZE,
+        sessions: this.#sessions,
+      });
+    }
+    if (remembered !== this.#repo) await locations?.put(this.client.registry, desc.digest, this.#repo).catch(() => undefined);
     this.ctx.emit({ type: 'blob', registry: this.client.registry, repository: this.#repo, digest: desc.digest, size: desc.size, result });
     return result;
   }
