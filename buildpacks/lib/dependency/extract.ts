@@ -1,5 +1,5 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, link, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmodSync, createReadStream, createWriteStream, linkSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join, normalize, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -35,32 +35,33 @@ async function readAll(entry: AsyncIterable<unknown>): Promise<Buffer> {
 }
 
 /** Runs `create`; when the path exists already (an archive naming it twice, a non-empty dest), removes it and retries. */
-async function replacing(path: string, create: () => Promise<void>): Promise<void> {
+async function replacing(path: string, create: () => unknown): Promise<void> {
   try {
     await create();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    await rm(path, { recursive: true, force: true });
+    rmSync(path, { recursive: true, force: true });
     await create();
   }
 }
 
 /**
  * Extracts a .tgz/.tar.gz into `dest` (files, directories, symlinks, hard links; modes kept, owners not).
- * Each directory is made once and each file written in one call where it is small: a Node.js package has
- * thousands of files, and per-file stream and syscall overhead dominated the unpacking.
+ * Directories, links and small files are made with synchronous calls, each directory once: a Node.js package
+ * has thousands of small files, and a round trip through the thread pool per call made unpacking npm take
+ * 1.4 s where tar(1) takes 0.3 s. Large files are streamed.
  */
 export async function extractTarGz(archive: string, dest: string, opts: ExtractOptions = {}): Promise<void> {
   const strip = opts.stripComponents ?? 0;
   const umask = process.umask();
   await mkdir(dest, { recursive: true });
   const made = new Set<string>([dest]);
-  const dir = async (path: string, mode?: number) => {
+  const dir = (path: string, mode?: number) => {
     if (!made.has(path)) {
-      await mkdir(path, { recursive: true });
+      mkdirSync(path, { recursive: true });
       made.add(path);
     }
-    if (mode !== undefined) await chmod(path, mode | 0o700);
+    if (mode !== undefined) chmodSync(path, mode | 0o700);
   };
   const extract = tar.extract();
   const done = (async () => {
@@ -74,26 +75,26 @@ export async function extractTarGz(archive: string, dest: string, opts: ExtractO
       const { path } = to;
       const mode = (h.mode ?? 0o644) & 0o7777;
       if (h.type === 'directory') {
-        await dir(path, mode);
+        dir(path, mode);
         entry.resume();
       } else if (h.type === 'file' || h.type === 'contiguous-file') {
-        await dir(dirname(path));
+        dir(dirname(path));
         if ((h.size ?? 0) <= SMALL_FILE) {
           const bytes = await readAll(entry);
-          await replacing(path, () => writeFile(path, bytes, { mode, flag: 'wx' }));
+          await replacing(path, () => writeFileSync(path, bytes, { mode, flag: 'wx' }));
         } else {
           await replacing(path, () => pipeline(entry, createWriteStream(path, { mode, flags: 'wx' })));
         }
         // the umask took bits away (the file was created with mode & ~umask)
-        if ((mode & umask) !== 0) await chmod(path, mode);
+        if ((mode & umask) !== 0) chmodSync(path, mode);
       } else if (h.type === 'symlink' && h.linkname) {
-        await dir(dirname(path));
-        await replacing(path, () => symlink(h.linkname!, path));
+        dir(dirname(path));
+        await replacing(path, () => symlinkSync(h.linkname!, path));
         entry.resume();
       } else if (h.type === 'link' && h.linkname) {
         const from = target(dest, h.linkname, strip, archive);
-        await dir(dirname(path));
-        if (from) await replacing(path, () => link(from.path, path));
+        dir(dirname(path));
+        if (from) await replacing(path, () => linkSync(from.path, path));
         entry.resume();
       } else {
         entry.resume();
