@@ -68,10 +68,30 @@ describe.skipIf(!requireTools('umoci', 'runc', 'apt-get', 'dpkg-deb'))('Node.js 
     const log = r.stdout + r.stderr;
     expect(r.code, log).toBe(0);
     expect(log).toMatch(/requested "24" by \.nvmrc/);
-    expect(log).toContain('Installing the npm workspace at /workspace (members: packages/lib, packages/web)');
+    expect(log).toContain('Installing the npm workspace at /workspace (members: packages/lib, packages/web, packages/worker)');
+    expect(log).toContain('Running npm ci --omit=dev --workspace packages/web --include-workspace-root=false --no-audit --no-fund for /workspace/package.json and /workspace/package-lock.json (workspace packages/web)');
     const { answer } = await fetchAnswer(o);
-    expect(answer).toMatchObject({ app: 'node-workspace', message: 'hello web from @demo/lib (is-number says true)', nodeEnv: 'production', uid: 1000, cwd: '/workspace/packages/web' });
-    expect(await recall(o, 'npm', 'node-workspace')).toContain('is-number@7.0.0');
+    // packages/worker (escape-html) is a member web does not depend on: neither it nor its dependency is installed.
+    expect(answer).toMatchObject({ app: 'node-workspace', message: 'hello web from @demo/lib (is-number says true)', debug: true, nodeEnv: 'production', uid: 1000, cwd: '/workspace/packages/web', devDependencyPresent: false, unselectedMemberDependencyPresent: false, unselectedMemberPresent: false });
+    // Recall against npm's own production listing of the whole workspace: all of it is in the image but the worker's dependency.
+    const inImage = await imageNpmPackages(`oci:${o}:app`, join(tmp, 'home'), join(tmp, 'recall', 'node-workspace.cdx.json'));
+    const listed = listedPackages('npm', 'node-workspace', join(tmp, 'recall', 'node-workspace-host'));
+    expect(listed).toEqual(['debug@4.4.3', 'escape-html@1.0.3', 'is-number@7.0.0', 'ms@2.1.3']);
+    expect(listed.filter((p) => !inImage.has(p))).toEqual(['escape-html@1.0.3']);
+  }, 300_000);
+
+  it('an npm workspace built at its root installs every member\'s production dependencies, reachable from each member', async () => {
+    const app = copyFixture('node-workspace', join(tmp, 'workspace-root'));
+    // The root serves whether each member's dependencies resolve from the member's directory.
+    writeFileSync(join(app, 'server.js'), "const from = (m, d) => { try { return !!require(require.resolve(d, { paths: [__dirname + '/packages/' + m] })); } catch { return false; } };\nrequire('node:http').createServer((_q, s) => s.end(JSON.stringify({ worker: from('worker', 'escape-html'), web: from('web', 'debug'), lib: from('lib', 'is-number'), dev: from('web', 'is-odd') }))).listen(Number(process.env.PORT ?? 8080));\n");
+    const o = out();
+    const r = await build(app, o);
+    const log = r.stdout + r.stderr;
+    expect(r.code, log).toBe(0);
+    expect(log).toContain('Running npm ci --omit=dev --no-audit --no-fund for /workspace/package.json and /workspace/package-lock.json\n');
+    expect(log).not.toContain('--workspace');
+    const { answer } = await fetchAnswer(o);
+    expect(answer).toEqual({ worker: true, web: true, lib: true, dev: false });
   }, 300_000);
 
   it('pnpm: the version packageManager names, from the npm registry; production dependencies only; reused when unchanged', async () => {

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -42,6 +42,23 @@ describe('the dependency key (what node_modules is reused by)', () => {
     expect(await key({ name: 'a', dependencies: { x: '^1' }, overrides: { y: '1.0.0' } }, '{"v":1}')).not.toBe(base);
     expect(await key({ name: 'a', dependencies: { x: '^1' } }, '{"v":1}', 'omit=optional\n')).not.toBe(base);
     expect(await key({ name: 'a', dependencies: { x: '^1' } })).not.toBe(base);
+  });
+
+  it('in a workspace, follows each member\'s dependency fields too (not its scripts)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lading-node-key-'));
+    dirs.push(dir);
+    await writeFile(join(dir, 'package.json'), JSON.stringify({ workspaces: ['packages/*'] }));
+    await writeFile(join(dir, 'package-lock.json'), '{"v":1}');
+    const member = async (pkg: object) => {
+      await mkdir(join(dir, 'packages', 'web'), { recursive: true });
+      await writeFile(join(dir, 'packages', 'web', 'package.json'), JSON.stringify(pkg));
+      return dependencyKey(await readProject(dir), ['packages/web']);
+    };
+    const base = await member({ name: 'web', dependencies: { x: '^1' } });
+    expect(await member({ name: 'web', scripts: { build: 'tsc' }, dependencies: { x: '^1' } })).toBe(base);
+    expect(await member({ name: 'web', dependencies: { x: '^2' } })).not.toBe(base);
+    expect(await member({ name: 'web', dependencies: { x: '^1' }, devDependencies: { y: '^1' } })).not.toBe(base);
+    expect(await dependencyKey(await readProject(dir))).not.toBe(base);
   });
 });
 

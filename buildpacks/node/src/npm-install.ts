@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { cp, lstat, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { basename, isAbsolute, join, normalize, sep } from 'node:path';
+import { basename, isAbsolute, join, normalize, relative, sep } from 'node:path';
 import { BuildpackError, contributeLayer, nodeArch, type BuildContext, type Layer, type LayerContribution, type LayerTypes, type TomlTable } from '../../lib/index.js';
 import { runCommand } from './command.js';
 import { installedPackages, lockfileComponents } from './package-sbom.js';
 import type { NodeProject } from './project.js';
 import { contributeHeaders, type NodeRuntime } from './runtime.js';
-import { membersWithModules, relinkMembers, stageMembers, unstageMembers } from './workspaces.js';
+import { membersWithModules, relinkMembers, stageMembers, unlinkMemberModules, unstageMembers } from './workspaces.js';
 
 /** package.json fields that decide what npm installs; a change to anything else (scripts, main) reinstalls nothing. */
 const DEPENDENCY_FIELDS = ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies', 'bundleDependencies', 'bundledDependencies', 'overrides', 'workspaces'];
@@ -22,11 +22,18 @@ export function buildScripts(scripts: Readonly<Record<string, string>>, runScrip
   return scripts['build'] !== undefined ? ['build'] : [];
 }
 
-/** The inputs node_modules depends on, hashed: lockfile, the dependency fields of package.json, the project's .npmrc. */
-export async function dependencyKey(project: NodeProject): Promise<string> {
+/**
+ * The inputs node_modules depends on, hashed: lockfile, the dependency fields of package.json (and of each
+ * workspace member's, so a member's changed dependencies meet `npm ci`'s sync check), the project's .npmrc.
+ */
+export async function dependencyKey(project: NodeProject, members: readonly string[] = []): Promise<string> {
   const h = createHash('sha256');
-  const pkg = JSON.parse(await readFile(join(project.dir, 'package.json'), 'utf8')) as Record<string, unknown>;
-  h.update(JSON.stringify(DEPENDENCY_FIELDS.map((f) => [f, pkg[f] ?? null])));
+  const fields = async (dir: string) => {
+    const pkg = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;
+    return DEPENDENCY_FIELDS.map((f) => [f, pkg[f] ?? null]);
+  };
+  h.update(JSON.stringify(await fields(project.dir)));
+  if (members.length) h.update(`\0${JSON.stringify(await Promise.all(members.map(async (m) => [m, await fields(join(project.dir, m))])))}`);
   h.update('\0');
   h.update(project.npmLockfile ? await readFile(project.npmLockfile) : 'no lockfile');
   h.update('\0');
@@ -145,6 +152,12 @@ export async function linkLayer(root: NodeProject, layer: Layer, logger: BuildCo
  * and npm versions, so an unchanged project runs no npm at all. Without build scripts, production dependencies
  * go straight into the launch layer `modules`. With build scripts, a `build-modules` layer (build, cache) gets
  * every dependency, the scripts run, and `modules` is that tree pruned of dev dependencies.
+ *
+ * A workspace member chosen with BP_NODE_PROJECT_PATH (`root` above `app`) is installed alone: npm runs at the
+ * root, on the root's and every member's package.json, with `--workspace <member>
+ * --include-workspace-root=false`, which installs the member's dependencies and, through the lockfile's links,
+ * those of the members it depends on, never the root's own nor an unrelated member's; the prune keeps the same
+ * selection. The SBOM is that closure of the lockfile (see lockfileClosure).
  */
 export async function npmInstall(ctx: BuildContext, app: NodeProject, runtime: NodeRuntime, root: NodeProject = app, members: readonly string[] = []): Promise<NpmInstallResult> {
   const project = root;
@@ -159,15 +172,18 @@ export async function npmInstall(ctx: BuildContext, app: NodeProject, runtime: N
   const npm = (args: string[]) => [runtime.node, runtime.npmCli, ...args];
   const command = project.npmLockfile ? 'ci' : 'install';
   const inputs = project.npmLockfile ? `${pkgFile} and ${project.npmLockfile}` : pkgFile;
-  const base = { 'dependencies-sha256': await dependencyKey(project), 'node-version': runtime.version, 'npm-version': runtime.npmVersion, command };
+  const selected = members.length && root.dir !== app.dir ? relative(root.dir, app.dir).split(sep).join('/') : '';
+  const workspace = selected ? ['--workspace', selected, '--include-workspace-root=false'] : [];
+  const scope = selected ? ` (workspace ${selected})` : '';
+  const base = { 'dependencies-sha256': await dependencyKey(project, members), 'node-version': runtime.version, 'npm-version': runtime.npmVersion, command, ...(selected ? { 'workspace-member': selected } : {}) };
   let installed = false;
   const install = async (l: Layer, omitDev: boolean) => {
     if (!installed && needsHeaders) env = npmEnv(ctx, runtime, cache.path, await contributeHeaders(ctx, runtime));
     installed = true;
     const staged = await stageProject(project, l.path, members);
-    const args = [command, omitDev ? '--omit=dev' : '--include=dev', '--no-audit', '--no-fund'];
-    ctx.logger.info(`  Running npm ${args.join(' ')} for ${inputs}`);
-    await runCommand(`npm ${command} for ${inputs}`, npm(args), { cwd: l.path, env });
+    const args = [command, omitDev ? '--omit=dev' : '--include=dev', ...workspace, '--no-audit', '--no-fund'];
+    ctx.logger.info(`  Running npm ${args.join(' ')} for ${inputs}${scope}`);
+    await runCommand(`npm ${command} for ${inputs}${scope}`, npm(args), { cwd: l.path, env });
     await unstageProject(project, l.path, members, staged);
   };
   const contribute = (name: string, types: LayerTypes, expected: TomlTable, fill: (l: Layer) => Promise<void>) =>
@@ -177,7 +193,7 @@ export async function npmInstall(ctx: BuildContext, app: NodeProject, runtime: N
     } });
   const writeModulesSbom = async (l: Layer) => {
     const components = project.npmLockfile
-      ? lockfileComponents(await readFile(project.npmLockfile, 'utf8'), project.npmLockfile, { omitDev: true, arch: nodeArch(ctx.target.arch) })
+      ? lockfileComponents(await readFile(project.npmLockfile, 'utf8'), project.npmLockfile, { omitDev: true, arch: nodeArch(ctx.target.arch), ...(selected ? { member: selected } : {}) })
       : await installedPackages(join(l.path, 'node_modules'));
     await l.writeSbom(components);
   };
@@ -198,11 +214,13 @@ export async function npmInstall(ctx: BuildContext, app: NodeProject, runtime: N
       await cp(join(full.path, m, 'node_modules'), join(l.path, m, 'node_modules'), { recursive: true, verbatimSymlinks: true });
     }
     const staged = await stageProject(project, l.path, members);
-    ctx.logger.info('  Pruning dev dependencies (npm prune --omit=dev)');
-    await runCommand(`npm prune --omit=dev for ${inputs}`, npm(['prune', '--omit=dev', '--no-audit', '--no-fund']), { cwd: l.path, env });
+    const args = ['prune', '--omit=dev', ...workspace, '--no-audit', '--no-fund'];
+    ctx.logger.info(`  Pruning dev dependencies (npm ${args.slice(0, 2 + workspace.length).join(' ')})`);
+    await runCommand(`npm prune --omit=dev for ${inputs}${scope}`, npm(args), { cwd: l.path, env });
     await unstageProject(project, l.path, members, staged);
   });
   await writeModulesSbom(layer);
+  await unlinkMemberModules(project.dir, full, layer);
   await linkLayer(project, layer, ctx.logger);
   return { installed, scripts };
 }

@@ -1,8 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { installedPackages, lockfileComponents, nameFromLockPath, platformAllows } from './package-sbom.js';
+import { installedPackages, lockfileClosure, lockfileComponents, nameFromLockPath, platformAllows } from './package-sbom.js';
 
 const integrity = `sha512-${Buffer.alloc(64, 1).toString('base64')}`;
 const lock = JSON.stringify({
@@ -75,5 +76,58 @@ describe('SBOM of installed npm packages', () => {
     expect(platformAllows(['!win32'], 'linux')).toBe(true);
     expect(platformAllows(['darwin', 'win32'], 'linux')).toBe(false);
     expect(platformAllows(['!linux'], 'linux')).toBe(false);
+  });
+});
+
+describe('one npm workspace member (npm ci --workspace): the lockfile closure', () => {
+  // Root deps (root-only), a member the selected one does not use (worker), a member reached through another
+  // (web -> lib -> util), a member-local copy shadowing the hoisted one, platform packages and peers.
+  const ws = {
+    '': { name: 'root', workspaces: ['packages/*'], dependencies: { 'root-only': '^1' } },
+    'node_modules/root-only': { version: '1.0.0' },
+    'node_modules/@demo/web': { resolved: 'packages/web', link: true },
+    'node_modules/@demo/lib': { resolved: 'packages/lib', link: true },
+    'node_modules/@demo/util': { resolved: 'packages/util', link: true },
+    'node_modules/@demo/worker': { resolved: 'packages/worker', link: true },
+    'packages/web': { name: '@demo/web', version: '1.0.0', dependencies: { '@demo/lib': '1.0.0', a: '^2', plugin: '^1' }, optionalDependencies: { 'fs-mac': '^1', 'fs-linux': '^1' }, devDependencies: { tsc: '^5' } },
+    'packages/web/node_modules/a': { version: '2.0.0', dependencies: { b: '^1' } },
+    'node_modules/a': { version: '1.0.0', dev: true },
+    'node_modules/b': { version: '1.0.0' },
+    'node_modules/plugin': { version: '1.0.0', peerDependencies: { host: '^1', 'maybe-peer': '^1' }, peerDependenciesMeta: { 'maybe-peer': { optional: true } } },
+    'node_modules/host': { version: '1.0.0', peer: true },
+    'node_modules/maybe-peer': { version: '1.0.0', dev: true },
+    'node_modules/fs-mac': { version: '1.0.0', optional: true, os: ['darwin'] },
+    'node_modules/fs-linux': { version: '1.0.0', optional: true, os: ['linux'], dependencies: { c: '^1' } },
+    'node_modules/fs-linux/node_modules/c': { version: '1.0.0', optional: true },
+    'node_modules/tsc': { version: '5.0.0', dev: true, dependencies: { a: '^1' } },
+    'packages/lib': { name: '@demo/lib', version: '1.0.0', dependencies: { '@demo/util': '*', d: '^1' }, devDependencies: { 'lib-dev': '^1' } },
+    'node_modules/d': { version: '1.0.0' },
+    'node_modules/lib-dev': { version: '1.0.0', dev: true },
+    'packages/util': { name: '@demo/util', version: '1.0.0' },
+    'packages/worker': { name: '@demo/worker', version: '1.0.0', dependencies: { e: '^1' } },
+    'node_modules/e': { version: '1.0.0' },
+  };
+  const names = (c: { name: string; version: string }[]) => c.map((x) => `${x.name}@${x.version}`).sort();
+
+  it('the member, what it reaches through dependencies, optional ones for this platform, required peers and linked members; never the root\'s or an unrelated member\'s', () => {
+    const c = lockfileComponents(JSON.stringify({ lockfileVersion: 3, packages: ws }), 'package-lock.json', { omitDev: true, arch: 'x64', member: 'packages/web' });
+    expect(names(c)).toEqual(['a@2.0.0', 'b@1.0.0', 'c@1.0.0', 'd@1.0.0', 'fs-linux@1.0.0', 'host@1.0.0', 'plugin@1.0.0']);
+    expect([...lockfileClosure(ws, 'packages/web', { omitDev: true, arch: 'x64' })].filter((k) => !k.includes('node_modules')).sort()).toEqual(['packages/lib', 'packages/util', 'packages/web']);
+  });
+
+  it('with dev dependencies: the selected member\'s own, not those of the members it uses', () => {
+    const c = lockfileComponents(JSON.stringify({ lockfileVersion: 3, packages: ws }), 'package-lock.json', { omitDev: false, arch: 'x64', member: 'packages/web' });
+    expect(names(c)).toEqual(['a@1.0.0', 'a@2.0.0', 'b@1.0.0', 'c@1.0.0', 'd@1.0.0', 'fs-linux@1.0.0', 'host@1.0.0', 'plugin@1.0.0', 'tsc@5.0.0']);
+  });
+
+  it('the node-workspace fixture: packages/web gets debug, ms and lib\'s is-number, not the worker\'s escape-html nor its own is-odd', () => {
+    const file = join(resolve(import.meta.dirname, '../../..'), 'test/fixtures/apps/node-workspace/package-lock.json');
+    const c = lockfileComponents(readFileSync(file, 'utf8'), file, { omitDev: true, arch: 'x64', member: 'packages/web' });
+    expect(names(c)).toEqual(['debug@4.4.3', 'is-number@7.0.0', 'ms@2.1.3']);
+    expect(names(lockfileComponents(readFileSync(file, 'utf8'), file, { omitDev: true, arch: 'x64' }))).toEqual(['debug@4.4.3', 'escape-html@1.0.3', 'is-number@7.0.0', 'ms@2.1.3']);
+  });
+
+  it('a member the lockfile does not describe (or a v1 lockfile) is refused naming the file', () => {
+    expect(() => lockfileComponents(JSON.stringify({ lockfileVersion: 1, dependencies: {} }), '/w/package-lock.json', { omitDev: true, arch: 'x64', member: 'packages/web' })).toThrow('/w/package-lock.json has no entry for the workspace member packages/web');
   });
 });

@@ -13,7 +13,13 @@ interface LockEntry {
   optional?: boolean;
   os?: string[];
   cpu?: string[];
-  dependencies?: Record<string, LockEntry>;
+  resolved?: string;
+  /** v1: nested entries; v2/v3: a package's dependency ranges, by name. */
+  dependencies?: Record<string, LockEntry> | Record<string, string>;
+  optionalDependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
 }
 
 /** Whether a package's `os`/`cpu` list (npm's syntax: names, `!name` exclusions) admits `value`. */
@@ -29,6 +35,55 @@ export interface LockfileOptions {
   omitDev: boolean;
   /** Node's architecture name (x64, arm64): optional packages for other platforms are not installed. */
   arch: string;
+  /**
+   * A workspace member (its `packages` key, e.g. `packages/web`) installed alone, as `npm ci --workspace
+   * <member>` does: only what the member reaches is listed (see lockfileClosure). Needs a v2/v3 lockfile.
+   */
+  member?: string;
+}
+
+/** The lockfile key a dependency `name` of the package at `from` resolves to, as Node and npm look upwards through node_modules. */
+function resolveLockPath(packages: Readonly<Record<string, LockEntry>>, from: string, name: string): string | undefined {
+  for (let dir = from; ; ) {
+    if (!/(^|\/)node_modules$/.test(dir)) {
+      const key = dir === '' ? `node_modules/${name}` : `${dir}/node_modules/${name}`;
+      if (packages[key]) return key;
+    }
+    if (dir === '') return undefined;
+    const i = dir.lastIndexOf('/');
+    dir = i < 0 ? '' : dir.slice(0, i);
+  }
+}
+
+/**
+ * The `packages` keys of a v2/v3 lockfile that an install of one workspace member holds: the member, what its
+ * dependencies, optional dependencies and (non-optional) peer dependencies resolve to, transitively, following
+ * `link` entries into the members they point at; the member's own dev dependencies too unless `omitDev`.
+ * Optional packages for another platform are left out, as npm leaves them out.
+ */
+export function lockfileClosure(packages: Readonly<Record<string, LockEntry>>, member: string, opts: LockfileOptions): Set<string> {
+  const seen = new Set<string>();
+  const todo = [member];
+  while (todo.length) {
+    const key = todo.pop()!;
+    if (seen.has(key)) continue;
+    const e = packages[key];
+    if (!e) continue;
+    if (e.optional && !(platformAllows(e.os, 'linux') && platformAllows(e.cpu, opts.arch))) continue;
+    seen.add(key);
+    if (e.link) {
+      if (typeof e.resolved === 'string') todo.push(e.resolved);
+      continue;
+    }
+    const ranges = (v: unknown) => (v && typeof v === 'object' ? Object.keys(v as Record<string, unknown>) : []);
+    const names = [...ranges(e.dependencies), ...ranges(e.optionalDependencies), ...ranges(e.peerDependencies).filter((n) => !e.peerDependenciesMeta?.[n]?.optional)];
+    if (key === member && !opts.omitDev) names.push(...ranges(e.devDependencies));
+    for (const n of names) {
+      const to = resolveLockPath(packages, key, n);
+      if (to !== undefined) todo.push(to);
+    }
+  }
+  return seen;
 }
 
 /**
@@ -43,12 +98,17 @@ export function lockfileComponents(text: string, file: string, opts: LockfileOpt
     throw new BuildpackError('CONFIG', `${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
   const entries: [string, LockEntry][] = [];
+  if (opts.member !== undefined) {
+    if (!lock.packages?.[opts.member]) throw new BuildpackError('CONFIG', `${file} has no entry for the workspace member ${opts.member} (a lockfile of npm 7 or later, lockfileVersion 2 or 3, is needed to install one member)`);
+    const closure = lockfileClosure(lock.packages, opts.member, opts);
+    return components(Object.entries(lock.packages).filter(([k]) => closure.has(k)));
+  }
   if (lock.packages) entries.push(...Object.entries(lock.packages));
   else {
     const walk = (deps: Record<string, LockEntry> | undefined, prefix: string, depth: number) => {
       for (const [name, e] of Object.entries(deps ?? {})) {
         entries.push([`${prefix}node_modules/${name}`, { ...e, name }]);
-        if (depth < 64) walk(e.dependencies, `${prefix}node_modules/${name}/`, depth + 1);
+        if (depth < 64) walk(e.dependencies as Record<string, LockEntry> | undefined, `${prefix}node_modules/${name}/`, depth + 1);
       }
     };
     walk(lock.dependencies, '', 0);
