@@ -6,7 +6,7 @@ import { runCommand } from './command.js';
 import { installedPackages, lockfileComponents } from './package-sbom.js';
 import type { NodeProject } from './project.js';
 import { contributeHeaders, type NodeRuntime } from './runtime.js';
-import { membersWithModules, relinkMembers, stageMembers, unlinkMemberModules, unstageMembers } from './workspaces.js';
+import { membersWithModules, relinkMembers, removeEmptyMemberDirs, stageMembers, unlinkMemberModules, unstageMembers } from './workspaces.js';
 
 /** package.json fields that decide what npm installs; a change to anything else (scripts, main) reinstalls nothing. */
 const DEPENDENCY_FIELDS = ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies', 'bundleDependencies', 'bundledDependencies', 'overrides', 'workspaces'];
@@ -103,12 +103,14 @@ async function stageProject(project: NodeProject, dir: string, members: readonly
   return tarballs;
 }
 
-/** Removes the staged files; workspace links are pointed at the members in the app; members with their own node_modules are recorded. */
+/** Removes the staged files and the member directories left empty; workspace links are pointed at the members in the app. */
 async function unstageProject(project: NodeProject, dir: string, members: readonly string[], staged: readonly string[] = []): Promise<void> {
   for (const f of ['package.json', 'package-lock.json', 'npm-shrinkwrap.json', '.npmrc', ...staged]) await rm(join(dir, f), { force: true });
   if (members.length === 0) return;
   await unstageMembers(dir, members);
   await relinkMembers(dir, project.dir);
+  // Staging left a directory per member; only those holding the member's own node_modules stay in the layer.
+  await removeEmptyMemberDirs(dir, members);
 }
 
 /**
