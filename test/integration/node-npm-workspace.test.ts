@@ -1,12 +1,10 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lading, type CliResult } from '../support/cli.js';
-import { startRegistry, type TestRegistry } from '../support/registry.js';
+import { describe, expect, it } from 'vitest';
+import { lading } from '../support/cli.js';
 import { requireTools } from '../support/tools.js';
 import { imageNpmPackages, listedPackages } from './node-sbom-recall.js';
-import { copyFixture, fetchAnswer, NODE_BUILDPACK, nodeRunImage, type BuildJson } from './node-stack.js';
+import { copyFixture, fetchAnswer, nodePublishSuite, type BuildJson } from './node-stack.js';
 
 /**
  * An npm workspace member (test/fixtures/apps/node-workspace: packages/web uses packages/lib; packages/worker,
@@ -14,30 +12,8 @@ import { copyFixture, fetchAnswer, NODE_BUILDPACK, nodeRunImage, type BuildJson 
  * run under runc: `npm ci --workspace packages/web` installs only what web needs.
  */
 describe.skipIf(!requireTools('docker-registry', 'umoci', 'runc', 'apt-get', 'dpkg-deb'))('Node.js buildpack: one member of an npm workspace', () => {
-  let tmp: string;
-  let registry: TestRegistry;
-  let runImage: string;
-
-  beforeAll(async () => {
-    tmp = mkdtempSync(join(tmpdir(), 'lading-node-npm-ws-'));
-    [registry, runImage] = await Promise.all([startRegistry(), nodeRunImage()]);
-  }, 600_000);
-  afterAll(async () => {
-    try {
-      await registry?.stop();
-    } finally {
-      if (tmp) rmSync(tmp, { recursive: true, force: true });
-    }
-  });
-
-  const build = (ref: string, app: string, extra: string[] = [], cache = join(tmp, 'cache')): Promise<CliResult> =>
-    lading(['build', ref, '-p', app, '-b', NODE_BUILDPACK, '--run-image', runImage, '--publish', '--cache-dir', cache, '--json', '-e', 'BP_NODE_PROJECT_PATH=packages/web', ...extra], { LADING_HOME: join(tmp, 'home') });
-  const pull = async (ref: string, name: string): Promise<string> => {
-    const layout = join(tmp, `pulled-${name}`);
-    const r = await lading(['copy', `docker://${ref}`, `oci:${layout}:app`], { LADING_HOME: join(tmp, 'home') });
-    expect(r.code, r.stderr).toBe(0);
-    return layout;
-  };
+  const suite = nodePublishSuite('lading-node-npm-ws-', ['-e', 'BP_NODE_PROJECT_PATH=packages/web']);
+  const { build, pull } = suite;
   const modulesSbom = (dir: string) => {
     const f = readdirSync(dir, { recursive: true }).map(String).find((p) => p.includes('lading_nodejs') && p.includes('modules') && p.endsWith('sbom.cdx.json'));
     return JSON.parse(readFileSync(join(dir, f!), 'utf8')) as { components: { name: string; purl: string; licenses?: unknown; hashes?: { alg: string }[] }[] };
@@ -45,9 +21,9 @@ describe.skipIf(!requireTools('docker-registry', 'umoci', 'runc', 'apt-get', 'dp
   const closure = ['pkg:npm/debug@4.4.3', 'pkg:npm/is-number@7.0.0', 'pkg:npm/ms@2.1.3'];
 
   it('BP_NODE_PROJECT_PATH=packages/web: npm ci --workspace installs only web\'s production closure and lib\'s, the sibling linked, under runc; a no-op rebuild runs no npm and uploads nothing; a fresh build gives the same digest', async () => {
-    const ref = `${registry.host}/node/npm-workspace:v1`;
-    const sboms = join(tmp, 'sboms');
-    const first = await build(ref, copyFixture('node-workspace', join(tmp, 'ws')), ['--sbom-output-dir', sboms]);
+    const ref = `${suite.registry.host}/node/npm-workspace:v1`;
+    const sboms = join(suite.tmp, 'sboms');
+    const first = await build(ref, copyFixture('node-workspace', join(suite.tmp, 'ws')), ['--sbom-output-dir', sboms]);
     const log = first.stdout + first.stderr;
     expect(first.code, log).toBe(0);
     expect(log).toContain('Installing the npm workspace at /workspace (members: packages/lib, packages/web, packages/worker)');
@@ -67,13 +43,13 @@ describe.skipIf(!requireTools('docker-registry', 'umoci', 'runc', 'apt-get', 'dp
     expect(bom.components.every((c) => c.hashes?.some((h) => h.alg === 'SHA-512'))).toBe(true);
     expect(JSON.stringify(bom.components.find((c) => c.name === 'debug')!.licenses)).toContain('MIT');
     // npm's own production listing of the whole workspace: everything but the worker's dependency is in the image.
-    const inImage = await imageNpmPackages(`docker://${ref}`, join(tmp, 'home'), join(tmp, 'recall', 'node-workspace.cdx.json'));
-    const listed = listedPackages('npm', 'node-workspace', join(tmp, 'recall', 'node-workspace-host'));
+    const inImage = await imageNpmPackages(`docker://${ref}`, join(suite.tmp, 'home'), join(suite.tmp, 'recall', 'node-workspace.cdx.json'));
+    const listed = listedPackages('npm', 'node-workspace', join(suite.tmp, 'recall', 'node-workspace-host'));
     expect(listed).toEqual(['debug@4.4.3', 'escape-html@1.0.3', 'is-number@7.0.0', 'ms@2.1.3']);
     expect(listed.filter((p) => !inImage.has(p))).toEqual(['escape-html@1.0.3']);
 
     // No-op rebuild from another directory: npm does not run, nothing is uploaded, same digest.
-    const again = await build(ref, copyFixture('node-workspace', join(tmp, 'ws-elsewhere')));
+    const again = await build(ref, copyFixture('node-workspace', join(suite.tmp, 'ws-elsewhere')));
     const againLog = again.stdout + again.stderr;
     expect(again.code, againLog).toBe(0);
     expect(againLog).toContain('Reusing layer modules');
@@ -83,22 +59,22 @@ describe.skipIf(!requireTools('docker-registry', 'umoci', 'runc', 'apt-get', 'dp
     expect(again.json<BuildJson>().uploaded).toBe(0);
 
     // Reproducible: another directory, an empty cache and a new repository: npm runs again, same digest.
-    const fresh = await build(`${registry.host}/node/npm-workspace-fresh:v1`, copyFixture('node-workspace', join(tmp, 'ws-fresh')), [], join(tmp, 'cache-fresh'));
+    const fresh = await build(`${suite.registry.host}/node/npm-workspace-fresh:v1`, copyFixture('node-workspace', join(suite.tmp, 'ws-fresh')), [], join(suite.tmp, 'cache-fresh'));
     expect(fresh.code, fresh.stdout + fresh.stderr).toBe(0);
     expect(fresh.stdout + fresh.stderr).toContain('Running npm ci');
     expect(fresh.json<BuildJson>().digest).toBe(first.json<BuildJson>().digest);
   }, 300_000);
 
   it('a member with a build script: it runs with web\'s dev dependency and its sibling, then the prune leaves web\'s production closure only', async () => {
-    const app = copyFixture('node-workspace', join(tmp, 'ws-build'));
+    const app = copyFixture('node-workspace', join(suite.tmp, 'ws-build'));
     const pkgFile = join(app, 'packages', 'web', 'package.json');
     const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { scripts: Record<string, string> };
     pkg.scripts['build'] = 'node build.js';
     writeFileSync(pkgFile, JSON.stringify(pkg, null, 2));
     // is-odd is a dev dependency of web; @demo/lib is the sibling member.
     writeFileSync(join(app, 'packages', 'web', 'build.js'), "const { greeting } = require('@demo/lib');\nrequire('node:fs').writeFileSync(`${__dirname}/built.json`, JSON.stringify({ isOdd: require('is-odd')(3), greet: greeting('build'), cwd: process.cwd() }));\n");
-    const ref = `${registry.host}/node/npm-workspace-build:v1`;
-    const sboms = join(tmp, 'sboms-build');
+    const ref = `${suite.registry.host}/node/npm-workspace-build:v1`;
+    const sboms = join(suite.tmp, 'sboms-build');
     const r = await build(ref, app, ['--sbom-output-dir', sboms]);
     const log = r.stdout + r.stderr;
     expect(r.code, log).toBe(0);
@@ -115,12 +91,12 @@ describe.skipIf(!requireTools('docker-registry', 'umoci', 'runc', 'apt-get', 'dp
   }, 300_000);
 
   it('a member\'s package.json out of sync with the root lockfile: npm ci refuses, its error surfaced (exit 51)', async () => {
-    const app = copyFixture('node-workspace', join(tmp, 'ws-out-of-sync'));
+    const app = copyFixture('node-workspace', join(suite.tmp, 'ws-out-of-sync'));
     const pkgFile = join(app, 'packages', 'web', 'package.json');
     const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { dependencies: Record<string, string> };
     pkg.dependencies['is-even'] = '^1.0.0';
     writeFileSync(pkgFile, JSON.stringify(pkg, null, 2));
-    const r = await build(`${registry.host}/node/npm-workspace-bad:v1`, app);
+    const r = await build(`${suite.registry.host}/node/npm-workspace-bad:v1`, app);
     expect(r.code).toBe(51);
     const log = r.stdout + r.stderr;
     expect(log).toMatch(/npm ci for \/workspace\/package\.json and \/workspace\/package-lock\.json \(workspace packages\/web\) exited with status 1/);

@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { lading, type CliResult } from '../support/cli.js';
+import { startRegistry, type TestRegistry } from '../support/registry.js';
 import { runImage } from '../support/run-image.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -49,6 +51,60 @@ export interface NodeBuild {
 export function nodeBuilder(runImage: string, home: string, cacheDir: string): NodeBuild {
   return (app, out, extra = []) =>
     lading(['build', `oci:${out}:app`, '-p', app, '-b', NODE_BUILDPACK, '--run-image', runImage, '--cache-dir', cacheDir, '--json', ...extra], { LADING_HOME: home });
+}
+
+/** A describe block's temp dir, real registry and Node run image (see nodePublishSuite). */
+export interface NodePublishSuite {
+  readonly tmp: string;
+  readonly registry: TestRegistry;
+  readonly runImage: string;
+  /** `lading build REF --publish` of `app` with the Node.js buildpack, --json, the suite's LADING_HOME. */
+  build(ref: string, app: string, extra?: string[], cacheDir?: string): Promise<CliResult>;
+  /** `lading copy docker://REF oci:<tmp>/pulled-NAME:app`; returns the layout. */
+  pull(ref: string, name: string): Promise<string>;
+}
+
+/**
+ * Set-up shared by the Node integration tests that publish: a temp dir, Debian's registry and the Node run
+ * image made in beforeAll, removed in afterAll. `buildArgs` go into every build (e.g. `-e BP_…`). Call it
+ * inside the describe block.
+ */
+export function nodePublishSuite(prefix: string, buildArgs: readonly string[] = []): NodePublishSuite {
+  let tmp = '';
+  let registry: TestRegistry | undefined;
+  let image = '';
+  beforeAll(async () => {
+    tmp = mkdtempSync(join(tmpdir(), prefix));
+    [registry, image] = await Promise.all([startRegistry(), nodeRunImage()]);
+  }, 600_000);
+  afterAll(async () => {
+    try {
+      await registry?.stop();
+    } finally {
+      if (tmp) rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+  const home = () => ({ LADING_HOME: join(tmp, 'home') });
+  return {
+    get tmp() {
+      return tmp;
+    },
+    get registry() {
+      if (!registry) throw new Error('the registry starts in beforeAll');
+      return registry;
+    },
+    get runImage() {
+      return image;
+    },
+    build: (ref, app, extra = [], cacheDir = join(tmp, 'cache')) =>
+      lading(['build', ref, '-p', app, '-b', NODE_BUILDPACK, '--run-image', image, '--publish', '--cache-dir', cacheDir, '--json', ...buildArgs, ...extra], home()),
+    pull: async (ref, name) => {
+      const layout = join(tmp, `pulled-${name}`);
+      const r = await lading(['copy', `docker://${ref}`, `oci:${layout}:app`], home());
+      expect(r.code, r.stderr).toBe(0);
+      return layout;
+    },
+  };
 }
 
 export interface BuildJson {

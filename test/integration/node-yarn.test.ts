@@ -1,12 +1,10 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { lading, type CliResult } from '../support/cli.js';
-import { startRegistry, type TestRegistry } from '../support/registry.js';
 import { requireTools } from '../support/tools.js';
 import { expectRecall, imageNpmPackages, listedPackages } from './node-sbom-recall.js';
-import { copyFixture, fetchAnswer, NODE_BUILDPACK, nodeRunImage, type BuildJson } from './node-stack.js';
+import { copyFixture, fetchAnswer, nodePublishSuite, type BuildJson } from './node-stack.js';
 
 /**
  * yarn classic and yarn berry (node-modules linker), each CLI fetched from the user's npm registry, built with
@@ -15,30 +13,8 @@ import { copyFixture, fetchAnswer, NODE_BUILDPACK, nodeRunImage, type BuildJson 
  * configuration.
  */
 describe.skipIf(!requireTools('docker-registry', 'umoci', 'runc', 'apt-get', 'dpkg-deb'))('Node.js buildpack: yarn classic and berry', () => {
-  let tmp: string;
-  let registry: TestRegistry;
-  let runImage: string;
-
-  beforeAll(async () => {
-    tmp = mkdtempSync(join(tmpdir(), 'lading-node-yarn-'));
-    [registry, runImage] = await Promise.all([startRegistry(), nodeRunImage()]);
-  }, 600_000);
-  afterAll(async () => {
-    try {
-      await registry?.stop();
-    } finally {
-      if (tmp) rmSync(tmp, { recursive: true, force: true });
-    }
-  });
-
-  const build = (ref: string, app: string, extra: string[] = []): Promise<CliResult> =>
-    lading(['build', ref, '-p', app, '-b', NODE_BUILDPACK, '--run-image', runImage, '--publish', '--cache-dir', join(tmp, 'cache'), '--json', ...extra], { LADING_HOME: join(tmp, 'home') });
-  const pull = async (ref: string, name: string): Promise<string> => {
-    const layout = join(tmp, `pulled-${name}`);
-    const r = await lading(['copy', `docker://${ref}`, `oci:${layout}:app`], { LADING_HOME: join(tmp, 'home') });
-    expect(r.code, r.stderr).toBe(0);
-    return layout;
-  };
+  const suite = nodePublishSuite('lading-node-yarn-');
+  const { build, pull } = suite;
   /** A rebuild of the same input from another directory: yarn does not run, nothing is uploaded, same digest. */
   const expectNoop = (first: CliResult, again: CliResult) => {
     const log = again.stdout + again.stderr;
@@ -59,9 +35,9 @@ describe.skipIf(!requireTools('docker-registry', 'umoci', 'runc', 'apt-get', 'dp
     ['berry', '4.18.1', 'Running yarn workspaces focus --all --production'],
   ] as const) {
     it(`yarn ${flavor}: yarn ${version} from the npm registry, production dependencies only, runs under runc; a no-op rebuild runs no yarn and uploads nothing`, async () => {
-      const ref = `${registry.host}/node/yarn-${flavor}:v1`;
-      const app = copyFixture(`node-yarn-${flavor}`, join(tmp, flavor));
-      const sboms = join(tmp, `sboms-${flavor}`);
+      const ref = `${suite.registry.host}/node/yarn-${flavor}:v1`;
+      const app = copyFixture(`node-yarn-${flavor}`, join(suite.tmp, flavor));
+      const sboms = join(suite.tmp, `sboms-${flavor}`);
       const first = await build(ref, app, ['--sbom-output-dir', sboms]);
       const log = first.stdout + first.stderr;
       expect(first.code, log).toBe(0);
@@ -82,10 +58,10 @@ describe.skipIf(!requireTools('docker-registry', 'umoci', 'runc', 'apt-get', 'dp
       // yarn classic's lockfile carries the npm integrity; berry's checksums are of its own cache archives.
       if (flavor === 'classic') expect(bom.components.every((c) => c.hashes?.some((h) => h.alg === 'SHA-512'))).toBe(true);
       // Issue 7: what yarn itself lists for production (yarn list / berry's install state) is in the image SBOM.
-      const listed = await expectRecall({ image: `docker://${ref}`, home: join(tmp, 'home'), manager: `yarn-${flavor}`, fixture: `node-yarn-${flavor}`, work: join(tmp, 'recall') });
+      const listed = await expectRecall({ image: `docker://${ref}`, home: join(suite.tmp, 'home'), manager: `yarn-${flavor}`, fixture: `node-yarn-${flavor}`, work: join(suite.tmp, 'recall') });
       expect(listed).toEqual(['debug@4.4.3', 'is-number@7.0.0', 'ms@2.1.3']);
 
-      expectNoop(first, await build(ref, copyFixture(`node-yarn-${flavor}`, join(tmp, `${flavor}-elsewhere`))));
+      expectNoop(first, await build(ref, copyFixture(`node-yarn-${flavor}`, join(suite.tmp, `${flavor}-elsewhere`))));
     }, 300_000);
   }
 
@@ -97,9 +73,9 @@ describe.skipIf(!requireTools('docker-registry', 'umoci', 'runc', 'apt-get', 'dp
     ['berry', 'node-yarn-berry-workspace', 'Running yarn workspaces focus @demo/api --production for /workspace/package.json and /workspace/yarn.lock (workspace packages/api)'],
   ] as const) {
     it(`a yarn ${flavor} workspace: BP_NODE_PROJECT_PATH=packages/api installs from the root yarn.lock only what the api needs (its sibling linked), runs under runc; a no-op rebuild runs no yarn and uploads nothing`, async () => {
-      const ref = `${registry.host}/node/yarn-${flavor}-workspace:v1`;
-      const app = copyFixture(fixture, join(tmp, `${flavor}-ws`));
-      const sboms = join(tmp, `sboms-${flavor}-ws`);
+      const ref = `${suite.registry.host}/node/yarn-${flavor}-workspace:v1`;
+      const app = copyFixture(fixture, join(suite.tmp, `${flavor}-ws`));
+      const sboms = join(suite.tmp, `sboms-${flavor}-ws`);
       const first = await build(ref, app, ['-e', 'BP_NODE_PROJECT_PATH=packages/api', '--sbom-output-dir', sboms]);
       const log = first.stdout + first.stderr;
       expect(first.code, log).toBe(0);
@@ -121,15 +97,15 @@ describe.skipIf(!requireTools('docker-registry', 'umoci', 'runc', 'apt-get', 'dp
       if (flavor === 'classic') expect(bom.components.every((c) => c.hashes?.some((h) => h.alg === 'SHA-512'))).toBe(true);
       // Recall against yarn's own production listing of the whole workspace: everything it lists is in the image
       // SBOM except the unselected worker's dependency. Members are sources, not packages (yarn 1 lists them).
-      const inImage = await imageNpmPackages(`docker://${ref}`, join(tmp, 'home'), join(tmp, 'recall', `${fixture}.cdx.json`));
-      const listed = listedPackages(`yarn-${flavor}`, fixture, join(tmp, 'recall', `${fixture}-host`)).filter((p) => !p.startsWith('@demo/'));
+      const inImage = await imageNpmPackages(`docker://${ref}`, join(suite.tmp, 'home'), join(suite.tmp, 'recall', `${fixture}.cdx.json`));
+      const listed = listedPackages(`yarn-${flavor}`, fixture, join(suite.tmp, 'recall', `${fixture}-host`)).filter((p) => !p.startsWith('@demo/'));
       expect(listed).toEqual(['debug@4.4.3', 'escape-html@1.0.3', 'is-number@7.0.0', 'ms@2.1.3']);
       expect(listed.filter((p) => !inImage.has(p))).toEqual(['escape-html@1.0.3']);
 
-      expectNoop(first, await build(ref, copyFixture(fixture, join(tmp, `${flavor}-ws-elsewhere`)), ['-e', 'BP_NODE_PROJECT_PATH=packages/api']));
+      expectNoop(first, await build(ref, copyFixture(fixture, join(suite.tmp, `${flavor}-ws-elsewhere`)), ['-e', 'BP_NODE_PROJECT_PATH=packages/api']));
 
       // Reproducible: another directory, an empty cache and a new repository (no previous image): yarn runs again, same digest.
-      const fresh = await lading(['build', `${registry.host}/node/yarn-${flavor}-workspace-fresh:v1`, '-p', copyFixture(fixture, join(tmp, `${flavor}-ws-fresh`)), '-b', NODE_BUILDPACK, '--run-image', runImage, '--publish', '--cache-dir', join(tmp, `cache-${flavor}-ws-fresh`), '--json', '-e', 'BP_NODE_PROJECT_PATH=packages/api'], { LADING_HOME: join(tmp, 'home') });
+      const fresh = await build(`${suite.registry.host}/node/yarn-${flavor}-workspace-fresh:v1`, copyFixture(fixture, join(suite.tmp, `${flavor}-ws-fresh`)), ['-e', 'BP_NODE_PROJECT_PATH=packages/api'], join(suite.tmp, `cache-${flavor}-ws-fresh`));
       expect(fresh.code, fresh.stdout + fresh.stderr).toBe(0);
       expect(fresh.stdout + fresh.stderr).toContain('Running yarn');
       expect(fresh.json<BuildJson>().digest).toBe(first.json<BuildJson>().digest);
@@ -141,15 +117,15 @@ describe.skipIf(!requireTools('docker-registry', 'umoci', 'runc', 'apt-get', 'dp
     ['berry', 'node-yarn-berry-workspace', 'Running yarn install for /workspace/package.json', 'Running yarn workspaces focus @demo/api --production'],
   ] as const) {
     it(`a yarn ${flavor} workspace member with a build script: it runs in the member with the whole workspace's dependencies (dev included), then the image gets the api's production closure only`, async () => {
-      const app = copyFixture(fixture, join(tmp, `${flavor}-ws-build`));
+      const app = copyFixture(fixture, join(suite.tmp, `${flavor}-ws-build`));
       const pkgFile = join(app, 'packages', 'api', 'package.json');
       const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { scripts: Record<string, string> };
       pkg.scripts['build'] = 'node build.js';
       writeFileSync(pkgFile, JSON.stringify(pkg, null, 2));
       // is-odd is a dev dependency of the api; @demo/lib is the sibling member.
       writeFileSync(join(app, 'packages', 'api', 'build.js'), "const { greet } = require('@demo/lib');\nrequire('node:fs').writeFileSync(`${__dirname}/built.json`, JSON.stringify({ isOdd: require('is-odd')(3), greet: greet('build'), cwd: process.cwd() }));\n");
-      const ref = `${registry.host}/node/yarn-${flavor}-workspace-build:v1`;
-      const sboms = join(tmp, `sboms-${flavor}-ws-build`);
+      const ref = `${suite.registry.host}/node/yarn-${flavor}-workspace-build:v1`;
+      const sboms = join(suite.tmp, `sboms-${flavor}-ws-build`);
       const r = await build(ref, app, ['-e', 'BP_NODE_PROJECT_PATH=packages/api', '--sbom-output-dir', sboms]);
       const log = r.stdout + r.stderr;
       expect(r.code, log).toBe(0);
@@ -171,10 +147,10 @@ describe.skipIf(!requireTools('docker-registry', 'umoci', 'runc', 'apt-get', 'dp
       ['classic', 'node-yarn-workspace', 'Running yarn install --frozen-lockfile --production=true --non-interactive --no-progress for /workspace/package.json and /workspace/yarn.lock\n'],
       ['berry', 'node-yarn-berry-workspace', 'Running yarn workspaces focus --all --production for /workspace/package.json and /workspace/yarn.lock\n'],
     ] as const) {
-      const app = copyFixture(fixture, join(tmp, `${flavor}-ws-root`));
+      const app = copyFixture(fixture, join(suite.tmp, `${flavor}-ws-root`));
       // The root serves whether each member's dependencies resolve from the member's directory.
       writeFileSync(join(app, 'server.js'), "const from = (m, d) => { try { return !!require(require.resolve(d, { paths: [__dirname + '/packages/' + m] })); } catch { return false; } };\nrequire('node:http').createServer((_q, s) => s.end(JSON.stringify({ worker: from('worker', 'escape-html'), api: from('api', 'debug'), lib: from('lib', 'is-number'), dev: from('api', 'is-odd') }))).listen(Number(process.env.PORT ?? 8080));\n");
-      const ref = `${registry.host}/node/yarn-${flavor}-workspace-root:v1`;
+      const ref = `${suite.registry.host}/node/yarn-${flavor}-workspace-root:v1`;
       const r = await build(ref, app);
       const log = r.stdout + r.stderr;
       expect(r.code, log).toBe(0);
@@ -186,10 +162,10 @@ describe.skipIf(!requireTools('docker-registry', 'umoci', 'runc', 'apt-get', 'dp
   }, 300_000);
 
   it('a yarn workspace: BP_NODE_PROJECT_PATH naming a directory that is not a member is refused, naming the root and its members (exit 51)', async () => {
-    const app = copyFixture('node-yarn-workspace', join(tmp, 'not-a-member'));
+    const app = copyFixture('node-yarn-workspace', join(suite.tmp, 'not-a-member'));
     mkdirSync(join(app, 'tools', 'seed'), { recursive: true });
     writeFileSync(join(app, 'tools', 'seed', 'package.json'), JSON.stringify({ name: 'seed', version: '1.0.0', scripts: { start: 'node seed.js' } }));
-    const r = await build(`${registry.host}/node/not-a-member:v1`, app, ['-e', 'BP_NODE_PROJECT_PATH=tools/seed']);
+    const r = await build(`${suite.registry.host}/node/not-a-member:v1`, app, ['-e', 'BP_NODE_PROJECT_PATH=tools/seed']);
     expect(r.code).toBe(51);
     expect(r.stdout + r.stderr).toContain('BP_NODE_PROJECT_PATH=tools/seed: /workspace/tools/seed is not a member of the yarn workspace at /workspace, whose members (from /workspace/package.json "workspaces") are: packages/api, packages/lib, packages/worker');
     expect(r.stdout + r.stderr).not.toContain('Running yarn');
