@@ -1,5 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
+import { readdir, readFile, writeFile, mkdir, stat } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
+import { createLayer } from '../../registry/layers/index.js';
 import { join } from 'node:path';
 import { readAll } from '../../registry/image/index.js';
 import { hexOf, type Digest, type Layer } from '../../registry/oci/index.js';
@@ -94,6 +96,31 @@ describe('platform.md "Caching": directory cache (--cache-dir)', () => {
     expect(restored['shared']).toBe('same');
     expect(restored[names[0]!]).toBe(`writer ${names[0]!.slice(3)}`);
     expect(await readdir(join(dir, 'blobs'))).toHaveLength(2);
+  });
+
+  it('links the export\'s gzip blob instead of writing the tar, reads it back gunzipped and verified, and replaces a damaged one', async () => {
+    const dir = await trees.create();
+    const src = await trees.create();
+    await mkdir(join(src, 'sub'), { recursive: true });
+    await writeFile(join(src, 'sub', 'file.txt'), 'zipped');
+    const gz = await createLayer({ directories: [{ source: join(src, 'sub'), target: '/layers/example_bp/g' }] }, { tempDir: src });
+    const plain = await layerOf('p', 'plain');
+    const cache = new DirCache(dir);
+    expect(await cache.write(metadataFor({ g: gz, p: plain }), byDiffId(gz, plain))).toEqual({ written: 2, reused: 0 });
+    expect((await readdir(join(dir, 'blobs'))).sort()).toEqual([`${hexOf(gz.diffId)}.tar.gz`, `${hexOf(plain.diffId)}.tar`].sort());
+    expect((await stat(join(dir, 'blobs', `${hexOf(gz.diffId)}.tar.gz`))).ino).toBe((await stat(gz.path)).ino);
+    await gz.dispose();
+    expect(await restoreAll(cache, await trees.create())).toEqual({ g: 'zipped', p: 'plain' });
+    // kept by the next generation as it is
+    expect(await new DirCache(dir).write(metadataFor({ g: gz, p: plain }), new Map())).toEqual({ written: 0, reused: 2 });
+    // a damaged gzip blob fails its diffID check and is rewritten from the layer's tar
+    await writeFile(join(dir, 'blobs', `${hexOf(gz.diffId)}.tar.gz`), gzipSync(Buffer.from('not the tar')));
+    const reader = new DirCache(dir);
+    await expect(extractLayerTar(await reader.open(gz.diffId), 'layers/example_bp/g', join(await trees.create(), 'g'))).rejects.toThrow();
+    const again = await createLayer({ directories: [{ source: join(src, 'sub'), target: '/layers/example_bp/g' }] }, { tempDir: src });
+    expect(await reader.write(metadataFor({ g: again, p: plain }), byDiffId(again))).toEqual({ written: 1, reused: 1 });
+    expect(await restoreAll(new DirCache(dir), await trees.create())).toEqual({ g: 'zipped', p: 'plain' });
+    await again.dispose();
   });
 
   it('a damaged blob is detected while restoring, nothing is half-restored, and the next write replaces it', async () => {

@@ -7,7 +7,7 @@ import {
   escapeBuildpackId, readLayerEnv, type BuildpackProcess, type Label, type LayerEnvSource, type LayerTypes, type SbomFile,
   type Slice, type TomlTable,
 } from '../buildpack/index.js';
-import { unchangedRestoredTree, type CacheWriteResult, type LayerCache } from '../cache/index.js';
+import { treeState, unchangedRestoredTree, type CacheWriteResult, type LayerCache } from '../cache/index.js';
 import {
   BUILD_METADATA_LABEL, LIFECYCLE_METADATA_LABEL, PROJECT_METADATA_LABEL, REBASABLE_LABEL, parseBuildMetadata, serializeBuildMetadata,
   serializeLifecycleMetadata, serializeProjectMetadata, serializeReport, type BuildpackLayersMetadata, type ProjectMetadata,
@@ -117,6 +117,8 @@ interface Planned {
   owner?: { bp: ExportBuildpack; layer: ExportLayer };
   /** A launch+cache layer dir left as restored: its tree state (it is kept from the previous image). */
   keptState?: string;
+  /** A launch+cache layer dir packed by this export: its tree state just before packing (see writeCache). */
+  packedState?: string;
   kind: 'launch' | 'sbom' | 'slice' | 'app' | 'process-types';
 }
 
@@ -231,6 +233,9 @@ async function runExport(input: ExportInput, built: FileLayer[]): Promise<Export
 
   signal?.throwIfAborted();
   const toBuild = planned.filter((p) => p.spec);
+  if (input.cache?.keepTree) {
+    for (const p of toBuild) if (p.kind === 'launch' && p.owner?.layer.types.cache) p.packedState = await treeState(p.owner.layer.dir);
+  }
   const layers = await createLayers(toBuild.map((p) => p.spec!), { uid, gid, parentUid: uid, parentGid: gid, ...(input.tempDir ? { tempDir: input.tempDir } : {}), ...(input.blobCacheDir ? { blobCache: { dir: input.blobCacheDir } } : {}) });
   built.push(...layers);
   toBuild.forEach((p, i) => (p.reuse = layers[i]));
@@ -375,6 +380,8 @@ async function writeCache(
       else pending.push({ bp, layer });
     }
   }
+  // Tree states before packing: a directory still in that state afterwards is what its new cache entry holds.
+  const pendingStates = cache.keepTree ? await Promise.all(pending.map(({ layer }) => treeState(layer.dir))) : [];
   const extra = await createLayers(
     pending.map(({ bp, layer }) => ({ directories: [{ source: layer.dir, target: posix.join(layersMount, escapeBuildpackId(bp.id), layer.name) }] })),
     { uid, gid, parentUid: uid, parentGid: gid, ...(input.tempDir ? { tempDir: input.tempDir } : {}), ...(input.blobCacheDir ? { blobCache: { dir: input.blobCacheDir } } : {}) },
@@ -397,11 +404,19 @@ async function writeCache(
     if (Object.keys(entry.layers).length > 0) buildpacks.push(entry);
   }
   const result = await cache.write({ buildpacks }, layers, input.signal);
-  // Directories the build left exactly as restored become the cache's unpacked copies for the next restore.
+  // Directories the build left exactly as restored, and those packed now and unchanged since, become the
+  // cache's unpacked copies for the next restore (the first rebuild after a cold build then unpacks nothing).
   if (cache.keepTree) {
+    const packed = [
+      ...planned.filter((p) => p.packedState && p.reuse).map((p) => ({ diffId: p.reuse!.diffId, dir: p.owner!.layer.dir, state: p.packedState! })),
+      ...pending.flatMap(({ layer }, i) => (pendingStates[i] ? [{ diffId: extra[i]!.diffId, dir: layer.dir, state: pendingStates[i]! }] : [])),
+    ];
+    const stillPacked = [];
+    for (const t of packed) if ((await treeState(t.dir)) === t.state) stillPacked.push(t);
     const trees = [
       ...planned.filter((p) => p.keptState).map((p) => ({ diffId: p.reuse!.diffId, dir: p.owner!.layer.dir, state: p.keptState! })),
       ...unchanged.values(),
+      ...stillPacked,
     ];
     for (const { diffId, dir, state } of trees) {
       await cache.keepTree(diffId, dir, state).catch((err: Error) => input.onWarning?.(`${cache.location}: not keeping ${dir} unpacked: ${err.message}`));

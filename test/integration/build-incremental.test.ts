@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { lading } from '../support/cli.js';
@@ -74,4 +74,27 @@ describe.skipIf(!requireTools('docker-registry', 'apt-get', 'dpkg-deb'))('increm
     const fresh = await second.build(`${registry.host}/incremental/other:latest`, cache);
     expect(fresh.log).toContain('hello: cache restored: stamp-v1');
   });
+
+  it('--cache-dir: the cold build keeps its cache layers unpacked, so the first rebuild moves them back instead of unpacking', async () => {
+    const dir = temp('lading-cache-dir-');
+    cpSync(APP, join(dir, 'app'), { recursive: true });
+    const ref = `${registry.host}/incremental/cache-dir:latest`;
+    const build = async () => {
+      const r = await lading(['build', ref, '-p', join(dir, 'app'), '-B', BUILDER, '--run-image', base.reference, '--publish', '--cache-dir', join(dir, 'cache'), '--json'], { LADING_HOME: join(dir, 'home') });
+      expect(r.code, r.stderr).toBe(0);
+      return r.json<BuildJson>();
+    };
+    const cold = await build();
+    const kept = readdirSync(join(dir, 'cache', 'trees')).sort();
+    // one unpacked copy (and its recorded state) per cache layer with contents, e.g. the provider's runtime
+    expect(kept.length).toBeGreaterThanOrEqual(2);
+    expect(kept.filter((n) => n.endsWith('.state')).map((n) => n.replace(/\.state$/, ''))).toEqual(kept.filter((n) => !n.endsWith('.state')));
+    const noop = await build();
+    expect(noop.digest).toBe(cold.digest);
+    expect(noop.uploaded).toBe(0);
+    expect(noop.layers.every((l) => l.reused)).toBe(true);
+    // moved back and kept again by the rebuild
+    expect(readdirSync(join(dir, 'cache', 'trees')).sort()).toEqual(kept);
+  });
 });
+
