@@ -6,6 +6,7 @@ import {
   CatalogSource,
   HostSource,
   catalogFromMetadata,
+  distOverride,
   debianSemver,
   extractTarGz,
   fetchCached,
@@ -55,14 +56,12 @@ const HINT =
 /** Catalog entries for `go`: buildpack.toml `[[metadata.dependencies]]` plus BP_GO_DIST_URI/BP_GO_DIST_SHA256. */
 export function goCatalog(metadata: TomlTable, env: { uri?: string | undefined; sha256?: string | undefined; version?: string | undefined }): CatalogEntry[] {
   const entries = catalogFromMetadata(metadata).filter((e) => e.name === 'go');
-  if (!env.uri && !env.sha256) return entries;
-  if (!env.uri || !env.sha256 || !/^[0-9a-f]{64}$/i.test(env.sha256)) {
-    throw new BuildpackError('CONFIG', 'BP_GO_DIST_URI and BP_GO_DIST_SHA256 go together: a URL (https, http or file) and the hex sha256 of the file');
-  }
-  const named = /go(\d+\.\d+(?:\.\d+)?(?:(?:rc|beta)\d+)?)\.[a-z]+-[a-z0-9]+\.tar\.gz$/.exec(env.uri)?.[1];
+  const dist = distOverride('BP_GO', env.uri, env.sha256);
+  if (!dist) return entries;
+  const named = /go(\d+\.\d+(?:\.\d+)?(?:(?:rc|beta)\d+)?)\.[a-z]+-[a-z0-9]+\.tar\.gz$/.exec(dist.fileName)?.[1];
   const version = named ?? (env.version && goSemver(env.version) === env.version ? env.version : undefined);
-  if (!version) throw new BuildpackError('CONFIG', `BP_GO_DIST_URI ${env.uri}: cannot tell the Go version from the file name (go1.22.5.linux-amd64.tar.gz); set BP_GO_VERSION to the exact version`);
-  return [{ name: 'go', version: goSemver(version) ?? version, uri: env.uri, sha256: env.sha256.toLowerCase(), purl: `pkg:golang/stdlib@${goSemver(version) ?? version}`, licenses: ['BSD-3-Clause'] }, ...entries];
+  if (!version) throw new BuildpackError('CONFIG', `BP_GO_DIST_URI ${dist.uri}: cannot tell the Go version from the file name (go1.22.5.linux-amd64.tar.gz); set BP_GO_VERSION to the exact version`);
+  return [{ name: 'go', version: goSemver(version) ?? version, uri: dist.uri, sha256: dist.sha256, purl: `pkg:golang/stdlib@${goSemver(version) ?? version}`, licenses: ['BSD-3-Clause'] }, ...entries];
 }
 
 export function toolchainKind(opts: ToolchainOptions): ToolchainKind {

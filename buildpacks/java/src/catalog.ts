@@ -6,6 +6,7 @@ import {
   BuildpackError,
   CatalogSource,
   catalogFromMetadata,
+  distOverride,
   extractTarGz,
   fetchCached,
   resolveVersion,
@@ -49,26 +50,16 @@ export function jdkCatalog(metadata: TomlTable, env: { uri?: string | undefined;
   for (const e of entries) {
     if (!jdkSemver(e.version)) throw new BuildpackError('CONTRACT', `buildpack.toml: the jdk entry for ${e.uri} has version "${e.version}", not a JDK version (17.0.13 or 17.0.13+11)`);
   }
-  const uri = env.uri?.trim();
-  const sha256 = env.sha256?.trim();
-  if (!uri && !sha256) return entries;
-  if (!uri || !sha256 || !/^[0-9a-f]{64}$/i.test(sha256)) {
-    throw new BuildpackError('CONFIG', 'BP_JVM_DIST_URI and BP_JVM_DIST_SHA256 go together: a URL (https, http or file) and the hex sha256 of the file');
-  }
-  let parsed: URL;
-  try {
-    parsed = new URL(uri);
-  } catch {
-    throw new BuildpackError('CONFIG', `BP_JVM_DIST_URI ${uri}: not a URL (https:, http: or file:)`);
-  }
-  if (!['https:', 'http:', 'file:'].includes(parsed.protocol)) throw new BuildpackError('CONFIG', `BP_JVM_DIST_URI ${uri}: unsupported scheme ${parsed.protocol} (https, http or file)`);
-  const named = versionFromFileName(basename(decodeURIComponent(parsed.pathname)));
+  const dist = distOverride('BP_JVM', env.uri, env.sha256);
+  if (!dist) return entries;
+  const { uri, sha256 } = dist;
+  const named = versionFromFileName(dist.fileName);
   const exact = env.version?.trim();
   const version = named ?? (exact && /^\d+\.\d+\.\d+(\.\d+)?(\+\d+)?$/.test(exact) ? exact : undefined);
   if (!version) {
     throw new BuildpackError('CONFIG', `BP_JVM_DIST_URI ${uri}: cannot tell the JDK version from the file name (jdk-17.0.13+11.tar.gz); set BP_JVM_VERSION to the exact version (17.0.13)`);
   }
-  return [{ name: 'jdk', version, uri, sha256: sha256.toLowerCase(), licenses: [OPENJDK_LICENSE] }, ...entries];
+  return [{ name: 'jdk', version, uri, sha256, licenses: [OPENJDK_LICENSE] }, ...entries];
 }
 
 /** BP_JVM_SOURCE; default: catalog when there are catalog entries, else apt. */

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Layers } from '../layer.js';
 import { Logger } from '../logger.js';
 import { fetchCached } from './cache.js';
-import { CatalogSource, catalogFromMetadata } from './catalog-source.js';
+import { CatalogSource, catalogFromMetadata, distOverride } from './catalog-source.js';
 import { HostSource } from './host-source.js';
 
 const tmp: string[] = [];
@@ -125,4 +125,16 @@ describe('HostSource (the host toolchain, recorded as such)', () => {
       "no-such-go is not on the host's PATH (/nonexistent)",
     );
   });
+
+  it('distOverride: both variables or neither, an https/http/file URL and a hex sha256', () => {
+    const sha = 'AB'.repeat(32);
+    expect(distOverride('BP_X', undefined, ' ')).toBeUndefined();
+    expect(distOverride('BP_X', ' https://m.invalid/dl/x-1.2.3.tar.gz ', sha)).toEqual({ uri: 'https://m.invalid/dl/x-1.2.3.tar.gz', sha256: sha.toLowerCase(), fileName: 'x-1.2.3.tar.gz' });
+    expect(distOverride('BP_X', 'file:///m/a%20b.tgz', sha)?.fileName).toBe('a b.tgz');
+    expect(() => distOverride('BP_X', 'https://m.invalid/x.tgz', undefined)).toThrow('BP_X_DIST_URI and BP_X_DIST_SHA256 go together');
+    expect(() => distOverride('BP_X', 'https://m.invalid/x.tgz', 'abc')).toThrow('BP_X_DIST_URI and BP_X_DIST_SHA256 go together');
+    expect(() => distOverride('BP_X', 'not a url', sha)).toThrow('BP_X_DIST_URI not a url: not a URL');
+    expect(() => distOverride('BP_X', 'ftp://m.invalid/x.tgz', sha)).toThrow('unsupported scheme ftp:');
+  });
 });
+

@@ -21,6 +21,36 @@ export interface CatalogEntry {
   licenses?: string[];
 }
 
+/** A tarball named by `<PREFIX>_DIST_URI` and `<PREFIX>_DIST_SHA256`, with the file name its URL ends in. */
+export interface DistOverride {
+  uri: string;
+  /** Lower-case hex. */
+  sha256: string;
+  fileName: string;
+}
+
+/**
+ * The user's own tarball for a catalog dependency (design.md §8): `<prefix>_DIST_URI` and
+ * `<prefix>_DIST_SHA256` (e.g. `BP_JVM`), both or neither, an https, http or file URL and a hex sha256.
+ * Undefined when neither is set; a CONFIG error naming the variables otherwise.
+ */
+export function distOverride(prefix: string, uri: string | undefined, sha256: string | undefined): DistOverride | undefined {
+  const u = uri?.trim();
+  const sha = sha256?.trim();
+  if (!u && !sha) return undefined;
+  if (!u || !sha || !/^[0-9a-f]{64}$/i.test(sha)) {
+    throw new BuildpackError('CONFIG', `${prefix}_DIST_URI and ${prefix}_DIST_SHA256 go together: a URL (https, http or file) and the hex sha256 of the file`);
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(u);
+  } catch {
+    throw new BuildpackError('CONFIG', `${prefix}_DIST_URI ${u}: not a URL (https:, http: or file:)`);
+  }
+  if (!['https:', 'http:', 'file:'].includes(parsed.protocol)) throw new BuildpackError('CONFIG', `${prefix}_DIST_URI ${u}: unsupported scheme ${parsed.protocol} (https, http or file)`);
+  return { uri: u, sha256: sha.toLowerCase(), fileName: basename(decodeURIComponent(parsed.pathname)) };
+}
+
 /**
  * Reads `[[metadata.dependencies]]` of buildpack.toml (libpak's shape: id, version, uri, sha256, purl,
  * cpes, licenses = [{type}] — or `name`, `cpe`, `licenses = ["MIT"]`).

@@ -12,7 +12,7 @@ export {
 } from './apt-closure.js';
 export { AptSource, debianSemver, debianUpstreamVersion, debPurl, parseAptRecords, type AptRecord, type AptSourceOptions } from './apt-source.js';
 export { fetchCached, downloadLayerName, type CachedFetchOptions } from './cache.js';
-export { CatalogSource, catalogFromMetadata, type CatalogEntry, type CatalogSourceOptions } from './catalog-source.js';
+export { CatalogSource, catalogFromMetadata, distOverride, type CatalogEntry, type CatalogSourceOptions, type DistOverride } from './catalog-source.js';
 export { extractTarGz, type ExtractOptions } from './extract.js';
 export { HostSource, type HostSourceOptions, type HostTool } from './host-source.js';
 export { trustingDispatcher, type TrustOptions } from './http.js';

@@ -5,6 +5,7 @@ import {
   BuildpackError,
   CatalogSource,
   catalogFromMetadata,
+  distOverride,
   contributeLayer,
   extractTarGz,
   fetchCached,
@@ -35,26 +36,16 @@ const NAMED = /(?:^|[/-])(?:c?python)-?(\d+\.\d+\.\d+)(?=[+_.-])/i;
 /** Catalog entries for `cpython`: buildpack.toml `[[metadata.dependencies]]` plus BP_CPYTHON_DIST_URI/BP_CPYTHON_DIST_SHA256. */
 export function cpythonCatalog(metadata: TomlTable, env: { uri?: string | undefined; sha256?: string | undefined; version?: string | undefined }): CatalogEntry[] {
   const entries = catalogFromMetadata(metadata).filter((e) => e.name === 'cpython');
-  const uri = env.uri?.trim();
-  const sha256 = env.sha256?.trim();
-  if (!uri && !sha256) return entries;
-  if (!uri || !sha256 || !/^[0-9a-f]{64}$/i.test(sha256)) {
-    throw new BuildpackError('CONFIG', 'BP_CPYTHON_DIST_URI and BP_CPYTHON_DIST_SHA256 go together: a URL (https, http or file) and the hex sha256 of the file');
-  }
-  let parsed: URL;
-  try {
-    parsed = new URL(uri);
-  } catch {
-    throw new BuildpackError('CONFIG', `BP_CPYTHON_DIST_URI ${uri}: not a URL (https:, http: or file:)`);
-  }
-  if (!['https:', 'http:', 'file:'].includes(parsed.protocol)) throw new BuildpackError('CONFIG', `BP_CPYTHON_DIST_URI ${uri}: unsupported scheme ${parsed.protocol} (https, http or file)`);
-  const named = NAMED.exec(basename(decodeURIComponent(parsed.pathname)))?.[1];
+  const dist = distOverride('BP_CPYTHON', env.uri, env.sha256);
+  if (!dist) return entries;
+  const { uri, sha256 } = dist;
+  const named = NAMED.exec(dist.fileName)?.[1];
   const exact = env.version?.trim();
   const version = named ?? (exact && /^\d+\.\d+\.\d+$/.test(exact) ? exact : undefined);
   if (!version) {
     throw new BuildpackError('CONFIG', `BP_CPYTHON_DIST_URI ${uri}: cannot tell the CPython version from the file name (cpython-3.11.2-….tar.gz); set BP_CPYTHON_VERSION to the exact version (3.11.2)`);
   }
-  return [{ name: 'cpython', version, uri, sha256: sha256.toLowerCase(), licenses: ['PSF-2.0'] }, ...entries];
+  return [{ name: 'cpython', version, uri, sha256, licenses: ['PSF-2.0'] }, ...entries];
 }
 
 /** BP_CPYTHON_SOURCE; default: catalog when there are catalog entries, else apt. */
