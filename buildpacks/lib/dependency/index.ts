@@ -10,6 +10,7 @@ export {
   type InstalledPackages,
   type ResolvedDeb,
 } from './apt-closure.js';
+export { AnswerMemo, sharedAnswersDir, SHARED_ANSWERS_DIR } from './answer-memo.js';
 export { AptSource, debianSemver, debianUpstreamVersion, debPurl, parseAptRecords, type AptRecord, type AptSourceOptions } from './apt-source.js';
 export { fetchCached, downloadLayerName, type CachedFetchOptions } from './cache.js';
 export { CatalogSource, catalogFromMetadata, distOverride, type CatalogEntry, type CatalogSourceOptions, type DistOverride } from './catalog-source.js';

@@ -1,8 +1,9 @@
-import { chmod, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadNpmConfig, parseNpmrc } from './npm-config.js';
+import { DOWNLOAD_STORE_ENV } from './download-store.js';
 
 const tmp: string[] = [];
 afterAll(async () => {
@@ -101,5 +102,47 @@ describe('npm configuration, read as npm reads it', () => {
     await loadNpmConfig({ env, memo, now: () => clock, maxAge: 0 });
     await loadNpmConfig({ env });
     expect(await calls()).toBe(5);
+  });
+
+  it('shares npm\'s default registry between builds on the machine (the store\'s answers/), per npm, for maxAge', async () => {
+    const d = await files({ calls: '' });
+    const bin = join(d, 'bin');
+    await mkdir(bin);
+    await writeFile(join(bin, 'npm'), `#!/bin/sh\necho x >> ${join(d, 'calls')}\necho http://default.test/\n`);
+    await chmod(join(bin, 'npm'), 0o755);
+    const env = { HOME: d, NPM_CONFIG_GLOBALCONFIG: join(d, 'none'), PATH: `${bin}:/usr/bin:/bin`, [DOWNLOAD_STORE_ENV]: join(d, 'store') };
+    const calls = async () => (await readFile(join(d, 'calls'), 'utf8')).split('\n').filter(Boolean).length;
+    let clock = 1000;
+    const load = (memo: Record<string, unknown>, over: Partial<typeof env> = {}, maxAge = 60) => loadNpmConfig({ env: { ...env, ...over }, memo, now: () => clock, maxAge });
+
+    // Two builds with empty cache layers: npm is asked once, and the second build keeps the answer in its layer.
+    expect((await load({})).registryFor('x')).toBe('http://default.test/');
+    const second: Record<string, unknown> = {};
+    clock += 59;
+    expect((await load(second)).registryFor('x')).toBe('http://default.test/');
+    expect(await calls()).toBe(1);
+    expect(second['npm-default-registry']).toMatchObject({ registry: 'http://default.test/', at: 1000 });
+    // Expired at both levels: npm is asked again.
+    clock += 2;
+    await load({});
+    expect(await calls()).toBe(2);
+    // Another npm does not take this npm's answer.
+    await utimes(join(bin, 'npm'), new Date(5_000_000), new Date(5_000_000));
+    await load({});
+    expect(await calls()).toBe(3);
+    // maxAge 0: neither level is used (and nothing is written); without a store: nothing shared.
+    await rm(join(d, 'store'), { recursive: true });
+    await load({}, {}, 0);
+    await load({}, {}, 0);
+    expect(await readdir(d)).not.toContain('store');
+    await load({}, { [DOWNLOAD_STORE_ENV]: '' });
+    await load({}, { [DOWNLOAD_STORE_ENV]: '' });
+    expect(await calls()).toBe(7);
+    expect(await readdir(d)).not.toContain('store');
+    // A store that cannot be written (a file is in the way): npm's answer is used, nothing fails.
+    await writeFile(join(d, 'blocked'), 'a file');
+    const memo: Record<string, unknown> = {};
+    expect((await load(memo, { [DOWNLOAD_STORE_ENV]: join(d, 'blocked') })).registryFor('x')).toBe('http://default.test/');
+    expect(memo['npm-default-registry']).toMatchObject({ registry: 'http://default.test/' });
   });
 });

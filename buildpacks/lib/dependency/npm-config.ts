@@ -2,7 +2,8 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { BuildpackError } from '../errors.js';
-import { isTable, type TomlTable } from '../toml-file.js';
+import { type TomlTable } from '../toml-file.js';
+import { AnswerMemo, sharedAnswersDir } from './answer-memo.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -124,6 +125,11 @@ export interface NpmConfigOptions {
    * size, time) would give it and for at most `maxAge` seconds.
    */
   memo?: TomlTable;
+  /**
+   * The machine's answers behind `memo` (AnswerMemo), shared by every build on the machine; default
+   * `<DOWNLOAD_STORE_ENV>/answers` when `env` offers the platform's store. Unused without `memo`.
+   */
+  sharedAnswers?: string;
   /** Seconds a kept answer is used (default 3600; 0: ask npm every time). */
   maxAge?: number;
   /** Clock in seconds (tests). */
@@ -205,12 +211,17 @@ async function memoizedDefaultRegistry(env: Env, opts: NpmConfigOptions): Promis
   const npm = await npmIdentity(env);
   if (npm === undefined) return npmDefaultRegistry(env);
   const now = (opts.now ?? (() => Math.floor(Date.now() / 1000)))();
-  const known = memo[DEFAULT_REGISTRY_MEMO];
-  if (isTable(known) && known['npm'] === npm && typeof known['registry'] === 'string' && typeof known['at'] === 'number' && known['at'] <= now && now - known['at'] < maxAge) {
-    return known['registry'];
-  }
+  const answers = new AnswerMemo(memo, opts.sharedAnswers ?? sharedAnswersDir(env));
+  // The machine may hold several npms' answers: its key names the npm, the build's table keeps one.
+  const machineKey = `${DEFAULT_REGISTRY_MEMO} ${npm}`;
+  const known = await answers.get(
+    DEFAULT_REGISTRY_MEMO,
+    (e) => (e['npm'] === npm && typeof e['registry'] === 'string' && typeof e['at'] === 'number' && e['at'] <= now && now - e['at'] < maxAge ? e['registry'] : undefined),
+    machineKey,
+  );
+  if (known !== undefined) return known;
   const registry = await npmDefaultRegistry(env);
-  if (registry) memo[DEFAULT_REGISTRY_MEMO] = { registry, npm, at: now };
+  if (registry) await answers.set(DEFAULT_REGISTRY_MEMO, { registry, npm, at: now }, machineKey);
   else delete memo[DEFAULT_REGISTRY_MEMO];
   return registry;
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,8 +9,9 @@ import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extractTarGz } from './extract.js';
 import { NpmConfig } from './npm-config.js';
-import { DownloadStore } from './download-store.js';
-import { NpmSource, npmPurl } from './npm-source.js';
+import { DOWNLOAD_STORE_ENV, DownloadStore } from './download-store.js';
+import { NPM_MEMO_LAYER, NpmSource, npmPurl } from './npm-source.js';
+import { Layers } from '../layer.js';
 import { resolveVersion } from './resolve.js';
 import { parseTomlText } from '../toml-file.js';
 import { stringify as stringifyToml } from 'smol-toml';
@@ -180,7 +181,7 @@ describe('NpmSource against the real npm registry (network)', () => {
   });
 });
 
-describe('NpmSource memo (NpmSource.cached): resolutions kept for maxAge, descriptions kept', () => {
+describe('NpmSource memo (NpmSource.cached): resolutions kept for maxAge, descriptions kept, in the layer and on the machine', () => {
   let server: Server;
   let base: string;
   let versions: Record<string, unknown>;
@@ -237,5 +238,138 @@ describe('NpmSource memo (NpmSource.cached): resolutions kept for maxAge, descri
     expect(await source.resolve('demo', 'demo', { constraint: '1.0.0', source: 'test' })).toBe('1.0.0');
     expect((await source.describe('demo', '1.0.0')).checksum).toBe(sri(Buffer.from('1.0.0')));
     expect(hits).toEqual(['/demo', '/demo', '/demo/1.0.0']);
+  });
+
+  const request = { constraint: '1.x', source: 'test' };
+  /** The machine's answers as { key: value }, read from the files. */
+  const machine = async (dir: string): Promise<Record<string, Record<string, unknown>>> => {
+    const out: Record<string, Record<string, unknown>> = {};
+    for (const f of await readdir(dir).catch(() => [])) {
+      const doc = JSON.parse(await readFile(join(dir, f), 'utf8')) as { key: string; value: Record<string, unknown> };
+      out[doc.key] = doc.value;
+    }
+    return out;
+  };
+
+  it('a cold build (empty cache layer, same store) asks neither the registry nor npm; a no-op rebuild leaves the layer as it was', async () => {
+    const d = await tempDir();
+    // A stand-in npm that counts its calls and knows the default registry: no npmrc names one.
+    await writeFile(join(d, 'npm'), `#!/bin/sh\necho x >> ${join(d, 'npm-calls')}\necho ${base}/\n`);
+    await chmod(join(d, 'npm'), 0o755);
+    await writeFile(join(d, 'npm-calls'), '');
+    const npmCalls = async () => (await readFile(join(d, 'npm-calls'), 'utf8')).split('\n').filter(Boolean).length;
+    const env = { HOME: d, NPM_CONFIG_GLOBALCONFIG: join(d, 'none'), PATH: `${d}:/usr/bin:/bin`, [DOWNLOAD_STORE_ENV]: join(d, 'store') };
+    let now = 2_000_000;
+    const layersIn = (dir: string) => new Layers(join(d, dir), { buildpack: { id: 'test/npm', version: '0.0.1', sbomFormats: [] } });
+    const build = async (layers: Layers) => {
+      const src = await NpmSource.cached(layers, { env, now: () => now, maxAge: 60 });
+      const version = await src.resolve('demo', 'demo', request);
+      return { version, described: await src.describe('demo', version) };
+    };
+
+    versions = { '1.0.0': {}, '1.1.0': {} };
+    hits.length = 0;
+    const first = await build(layersIn('app-a'));
+    expect(hits).toEqual(['/demo', '/demo/1.1.0']);
+    expect(await npmCalls()).toBe(1);
+    // The machine's key for npm's answer names that npm (path, size, time).
+    expect(Object.keys(await machine(join(d, 'store', 'answers'))).sort()).toEqual([
+      `describe ${base}/demo/1.1.0`,
+      expect.stringMatching(/^npm-default-registry \/\S*\/npm \d+ /),
+      `resolve ${base}/demo 1.x`,
+    ]);
+
+    // Another app (or CI with a fresh --cache-dir) on the same machine, seconds later.
+    now += 30;
+    const bLayers = layersIn('app-b');
+    expect(await build(bLayers)).toEqual(first);
+    expect(hits).toHaveLength(2);
+    expect(await npmCalls()).toBe(1);
+    // It keeps the answers in its own layer: its rebuild needs neither the registry nor the machine.
+    await bLayers.writeLayerTomls();
+    const toml = await readFile(join(d, 'app-b', `${NPM_MEMO_LAYER}.toml`), 'utf8');
+    expect(toml).toContain(`resolve ${base}/demo 1.x`);
+    await rm(join(d, 'store'), { recursive: true });
+    const again = layersIn('app-b');
+    expect(await build(again)).toEqual(first);
+    await again.writeLayerTomls();
+    expect(await readFile(join(d, 'app-b', `${NPM_MEMO_LAYER}.toml`), 'utf8')).toBe(toml);
+    expect(hits).toHaveLength(2);
+    expect(await npmCalls()).toBe(1);
+  });
+
+  it('honours maxAge at both levels: an expired answer is asked again, and a fresher machine answer replaces an expired layer one', async () => {
+    const store = join(await tempDir(), 'answers');
+    let now = 3_000_000;
+    const source = (memo: Record<string, unknown>) =>
+      new NpmSource({ config: new NpmConfig(new Map([['registry', `${base}/`]])), memo, sharedAnswers: store, maxAge: 60, now: () => now });
+    versions = { '1.0.0': {}, '1.1.0': {} };
+    hits.length = 0;
+    const a: Record<string, unknown> = {};
+    expect(await source(a).resolve('demo', 'demo', request)).toBe('1.1.0');
+    versions['1.2.0'] = {};
+    now += 59;
+    expect(await source({}).resolve('demo', 'demo', request)).toBe('1.1.0');
+    expect(hits).toEqual(['/demo']);
+    // Expired on the machine too: the registry is asked, the newer release found, the machine updated.
+    now += 2;
+    expect(await source({}).resolve('demo', 'demo', request)).toBe('1.2.0');
+    expect(hits).toEqual(['/demo', '/demo']);
+    expect((await machine(store))[`resolve ${base}/demo 1.x`]).toEqual({ version: '1.2.0', at: now });
+    // The first app's layer holds an expired answer; the machine's fresh one is taken (no request) and kept.
+    now += 1;
+    expect(await source(a).resolve('demo', 'demo', request)).toBe('1.2.0');
+    expect(hits).toHaveLength(2);
+    expect((a['answers'] as Record<string, unknown>)[`resolve ${base}/demo 1.x`]).toEqual({ version: '1.2.0', at: now - 1 });
+  });
+
+  it('maxAge 0: resolutions use neither level (descriptions are still shared)', async () => {
+    const store = join(await tempDir(), 'answers');
+    const source = () => new NpmSource({ config: new NpmConfig(new Map([['registry', `${base}/`]])), memo: {}, sharedAnswers: store, maxAge: 0 });
+    versions = { '1.0.0': {} };
+    hits.length = 0;
+    expect(await source().resolve('demo', 'demo', { constraint: '1.0.0', source: 'test' })).toBe('1.0.0');
+    await source().describe('demo', '1.0.0');
+    expect(await source().resolve('demo', 'demo', { constraint: '1.0.0', source: 'test' })).toBe('1.0.0');
+    await source().describe('demo', '1.0.0');
+    expect(hits).toEqual(['/demo', '/demo/1.0.0', '/demo']);
+    expect(Object.keys(await machine(store))).toEqual([`describe ${base}/demo/1.0.0`]);
+  });
+
+  it('ignores a damaged machine file and replaces it; a store that cannot be written does not fail the build', async () => {
+    const store = join(await tempDir(), 'answers');
+    const source = (sharedAnswers: string) => new NpmSource({ config: new NpmConfig(new Map([['registry', `${base}/`]])), memo: {}, sharedAnswers });
+    versions = { '1.0.0': {}, '1.1.0': {} };
+    hits.length = 0;
+    const described = await source(store).describe('demo', '1.1.0');
+    const [file] = await readdir(store);
+    await writeFile(join(store, file as string), '{"key":"describe');
+    expect(await source(store).describe('demo', '1.1.0')).toEqual(described);
+    expect(hits).toEqual(['/demo/1.1.0', '/demo/1.1.0']);
+    expect(Object.keys(await machine(store))).toEqual([`describe ${base}/demo/1.1.0`]);
+    expect(await source(store).describe('demo', '1.1.0')).toEqual(described);
+    expect(hits).toHaveLength(2);
+
+    // The store is a file, not a directory: the build goes on with its layer's memo alone.
+    const blocked = join(await tempDir(), 'store');
+    await writeFile(blocked, 'a file');
+    const memo: Record<string, unknown> = {};
+    const src = new NpmSource({ config: new NpmConfig(new Map([['registry', `${base}/`]])), memo, sharedAnswers: join(blocked, 'answers') });
+    expect(await src.resolve('demo', 'demo', request)).toBe('1.1.0');
+    expect(await src.describe('demo', '1.1.0')).toEqual(described);
+    expect(Object.keys(memo['answers'] as object)).toHaveLength(2);
+  });
+
+  it('without a store from the platform, builds share nothing (as before)', async () => {
+    const d = await tempDir();
+    const env = { HOME: d, NPM_CONFIG_GLOBALCONFIG: join(d, 'none'), npm_config_registry: `${base}/` };
+    versions = { '1.0.0': {}, '1.1.0': {} };
+    hits.length = 0;
+    for (const memo of [{}, {}]) {
+      const src = await NpmSource.fromUserConfig({ env, memo });
+      expect(await src.resolve('demo', 'demo', request)).toBe('1.1.0');
+    }
+    expect(hits).toEqual(['/demo', '/demo']);
+    expect(await readdir(d)).toEqual([]);
   });
 });

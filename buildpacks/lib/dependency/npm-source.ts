@@ -4,6 +4,7 @@ import type { Dispatcher } from 'undici';
 import { BuildpackError } from '../errors.js';
 import type { Layers } from '../layer.js';
 import { isTable, type TomlTable } from '../toml-file.js';
+import { AnswerMemo, sharedAnswersDir } from './answer-memo.js';
 import { DownloadStore } from './download-store.js';
 import { downloadFile, getJson, trustingDispatcher } from './http.js';
 import { parseIntegrity, toIntegrity, verifyFile } from './integrity.js';
@@ -22,6 +23,11 @@ export interface NpmSourceOptions {
    * seconds, version descriptions (immutable once published) for a month.
    */
   memo?: TomlTable;
+  /**
+   * The machine's answers, a second level behind `memo` shared by every build on the machine (AnswerMemo);
+   * `fromUserConfig` takes `<DOWNLOAD_STORE_ENV>/answers` when the platform offers its store. Unused without `memo`.
+   */
+  sharedAnswers?: string;
   /** Seconds a memoized resolution of a request is used without asking the registry (default 3600; 0: never). */
   maxAge?: number;
   /** Clock in seconds (tests). */
@@ -61,6 +67,7 @@ export class NpmSource implements DependencySource {
   readonly #cpeFor: NpmSourceOptions['cpeFor'];
 
   readonly #memo: TomlTable | undefined;
+  readonly #sharedAnswers: string | undefined;
   readonly #downloads: DownloadStore | undefined;
   readonly #maxAge: number;
   readonly #now: () => number;
@@ -69,6 +76,7 @@ export class NpmSource implements DependencySource {
     this.#config = opts.config;
     this.#cpeFor = opts.cpeFor;
     this.#memo = opts.memo;
+    this.#sharedAnswers = opts.sharedAnswers;
     this.#downloads = opts.downloads;
     this.#maxAge = opts.maxAge ?? DEFAULT_NPM_MEMO_MAX_AGE;
     this.#now = opts.now ?? (() => Math.floor(Date.now() / 1000));
@@ -83,15 +91,22 @@ export class NpmSource implements DependencySource {
     return this.#made;
   }
 
-  /** A source from the user's npm configuration (see loadNpmConfig). */
+  /**
+   * A source from the user's npm configuration (see loadNpmConfig). With a `memo`, the platform's store
+   * (DOWNLOAD_STORE_ENV in `env`) also gives the machine's answers, unless `sharedAnswers` names them.
+   */
   static async fromUserConfig(opts: NpmConfigOptions & Omit<NpmSourceOptions, 'config'> = {}): Promise<NpmSource> {
-    return new NpmSource({ ...opts, config: await loadNpmConfig(opts), downloads: opts.downloads ?? DownloadStore.fromEnv(opts.env ?? process.env) });
+    const env = opts.env ?? process.env;
+    const sharedAnswers = opts.memo ? (opts.sharedAnswers ?? sharedAnswersDir(env)) : undefined;
+    return new NpmSource({ ...opts, sharedAnswers, config: await loadNpmConfig({ ...opts, sharedAnswers }), downloads: opts.downloads ?? DownloadStore.fromEnv(env) });
   }
 
   /**
    * A source whose answers are kept in the `npm-index` cache layer of `layers`: a rebuild with the same
    * version request resolves it without asking the registry while the answer is younger than `maxAge`
-   * seconds, and describes an already seen version (name, registry) from the memo.
+   * seconds, and describes an already seen version (name, registry) from the memo. When the platform offers
+   * its store (DOWNLOAD_STORE_ENV), the answers are also kept there for every build on the machine, so a
+   * build with an empty cache uses what another build asked before (same rules).
    */
   static async cached(layers: Layers, opts: NpmConfigOptions & Omit<NpmSourceOptions, 'config' | 'memo'> = {}): Promise<NpmSource> {
     const layer = await layers.layer(NPM_MEMO_LAYER, { cache: true });
@@ -99,15 +114,15 @@ export class NpmSource implements DependencySource {
     return NpmSource.fromUserConfig({ ...opts, memo: layer.metadata });
   }
 
-  /** The memo's table of answers (created, or reset when damaged); undefined without a memo. */
-  #answers(): TomlTable | undefined {
+  /** The memo's table of answers (created, or reset when damaged) over the machine's; undefined without a memo. */
+  #answers(): AnswerMemo | undefined {
     const memo = this.#memo;
     if (!memo) return undefined;
     if (!isTable(memo['answers'])) memo['answers'] = {};
     const answers = memo['answers'] as TomlTable;
     const now = this.#now();
     for (const [k, v] of Object.entries(answers)) if (!isTable(v) || typeof v['at'] !== 'number' || now - v['at'] > MEMO_FORGET_AFTER) delete answers[k];
-    return answers;
+    return new AnswerMemo(answers, this.#sharedAnswers);
   }
 
   /**
@@ -116,15 +131,16 @@ export class NpmSource implements DependencySource {
    * registry is asked, so a changed request, or a failing one, always sees what the registry has now.
    */
   async resolve(what: string, name: string, request: VersionRequest, opts: ResolveOptions = {}): Promise<string> {
-    const answers = this.#answers();
+    // maxAge 0: resolutions are neither read from nor written to either level.
+    const answers = this.#maxAge > 0 ? this.#answers() : undefined;
     const key = `resolve ${this.#url(name)} ${request.constraint.trim()}${opts.includePrerelease ? ' +prerelease' : ''}`;
-    const known = answers?.[key];
     const now = this.#now();
-    if (isTable(known) && typeof known['version'] === 'string' && typeof known['at'] === 'number' && known['at'] <= now && now - known['at'] < this.#maxAge) {
-      return known['version'];
-    }
+    const known = await answers?.get(key, (e) =>
+      typeof e['version'] === 'string' && typeof e['at'] === 'number' && e['at'] <= now && now - e['at'] < this.#maxAge ? e['version'] : undefined,
+    );
+    if (known !== undefined) return known;
     const version = resolveVersion(what, await this.versions(name), request, opts);
-    if (answers && this.#maxAge > 0) answers[key] = { version, at: now };
+    await answers?.set(key, { version, at: now });
     return version;
   }
 
@@ -152,18 +168,21 @@ export class NpmSource implements DependencySource {
   async describe(name: string, version: string): Promise<DependencyDescription> {
     const answers = this.#answers();
     const key = `describe ${this.#url(name, `/${encodeURIComponent(version)}`)}`;
-    const known = answers?.[key];
-    if (isTable(known) && typeof known['json'] === 'string') {
+    const now = this.#now();
+    // `at` is left as it was: a memo unchanged by a no-op rebuild leaves its cache layer unchanged too. A
+    // machine entry as old as the table would forget is not taken (the table would drop it again).
+    const known = await answers?.get(key, (e) => {
+      if (typeof e['json'] !== 'string' || typeof e['at'] !== 'number' || now - e['at'] > MEMO_FORGET_AFTER) return undefined;
       try {
-        const d = JSON.parse(known['json']) as DependencyDescription;
-        // `at` is left as it was: a memo unchanged by a no-op rebuild leaves its cache layer unchanged too.
-        if (d.name === name && d.version === version && typeof d.checksum === 'string' && typeof d.uri === 'string') return this.#withCpe(d);
+        const d = JSON.parse(e['json']) as DependencyDescription;
+        return d.name === name && d.version === version && typeof d.checksum === 'string' && typeof d.uri === 'string' ? d : undefined;
       } catch {
-        // a damaged entry: ask the registry again
+        return undefined; // a damaged entry: ask the registry again
       }
-    }
+    });
+    if (known) return this.#withCpe(known);
     const d = await this.#describe(name, version);
-    if (answers) answers[key] = { json: JSON.stringify(d), at: this.#now() };
+    await answers?.set(key, { json: JSON.stringify(d), at: now });
     return this.#withCpe(d);
   }
 
