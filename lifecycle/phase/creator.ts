@@ -57,6 +57,11 @@ export interface CreateInput {
   downloadStoreDir?: string;
   /** Where the exporter keeps compressed blobs of large layers between builds (LADING_HOME/cache/layer-blobs). */
   blobCacheDir?: string;
+  /**
+   * Where the exporter keeps diffIDs of layers their buildpacks sealed (content markers) between builds
+   * (LADING_HOME/cache/layer-digests). Only for trusted buildpacks, like downloadStoreDir.
+   */
+  layerDigestsDir?: string;
   /** Service bindings (`--volume DIR:/platform/bindings/NAME`), copied to `<platform>/bindings/`. */
   bindings?: readonly BindingVolume[];
   /** Operator variables (builder.toml `[[build.env]]`). */
@@ -202,6 +207,8 @@ export async function create(input: CreateInput): Promise<CreateResult> {
         ...(input.cache ? { cache: input.cache } : {}),
         tempDir: dir.tmpDir,
         ...(input.blobCacheDir ? { blobCacheDir: input.blobCacheDir } : {}),
+        ...(input.layerDigestsDir ? { layerDigestsDir: input.layerDigestsDir } : {}),
+        ...(input.runPackagesCacheDir ? { runImageCacheDir: input.runPackagesCacheDir } : {}),
         ...(warn ? { onWarning: warn } : {}),
         ...(input.signal ? { signal: input.signal } : {}),
       });

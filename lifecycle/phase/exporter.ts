@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import { LadingError, isLadingError, type ContentSink, type Digest, type Image, type Layer } from '../../registry/oci/index.js';
 import { writeImage } from '../../registry/image/index.js';
-import { createLayers, DEFAULT_CONTENT_ID, type FileLayer, type LayerSpec } from '../../registry/layers/index.js';
+import { createLayers, DEFAULT_CONTENT_ID, keptLayer, type FileLayer, type LayerSpec } from '../../registry/layers/index.js';
 import { appendLayers, NORMALIZED_TIME, withConfig, withCreated, type Addendum } from '../../registry/mutate/index.js';
 import {
   escapeBuildpackId, readLayerEnv, type BuildpackProcess, type Label, type LayerEnvSource, type LayerTypes, type SbomFile,
@@ -13,7 +13,10 @@ import {
   serializeLifecycleMetadata, serializeProjectMetadata, serializeReport, type BuildpackLayersMetadata, type ProjectMetadata,
 } from '../platform/index.js';
 import type { Analyzed } from './analyzer.js';
-import { LAYER_ENV_LABEL, launchConfig, layerEnvFromLabel, runImageHasShell, serializeLayerEnv, sliceMatcher } from './export/index.js';
+import {
+  LAYER_ENV_LABEL, launchConfig, layerEnvFromLabel, recallDigest, rememberDigest, runImageHasShell, sealedLayer, serializeLayerEnv, sliceMatcher,
+  type SealedLayer,
+} from './export/index.js';
 import { DEFAULT_LAYERS_MOUNT } from './restorer.js';
 
 /**
@@ -71,10 +74,18 @@ export interface ExportInput {
   project?: ProjectMetadata;
   /** Whether the run image has /bin/sh; read from its layers when not given. */
   runImageHasShell?: boolean;
+  /** Where facts read from run images' layers are kept by their diffIDs (LADING_HOME/cache/run-packages). */
+  runImageCacheDir?: string;
   cache?: LayerCache;
   tempDir?: string;
   /** Where compressed blobs of large layers are kept between builds (registry/layers blob-cache.ts). */
   blobCacheDir?: string;
+  /**
+   * Where diffIDs of layers sealed by their buildpack (content markers, export/layer-digests.ts) are kept
+   * between builds; with `blobCacheDir`, such a layer seen before is taken from there without packing it.
+   * Give it only for trusted buildpacks: a marker's key is the buildpack's word.
+   */
+  layerDigestsDir?: string;
   onWarning?: (message: string) => void;
   signal?: AbortSignal;
 }
@@ -86,6 +97,8 @@ export interface ExportedLayer {
   size: number;
   /** Not sent: the sink had the blob (reused from the previous image, or identical content). */
   reused: boolean;
+  /** Not packed: sealed by its buildpack and seen before (diffID remembered, blob from the blob cache). */
+  recalled?: true;
 }
 
 export interface ExportResult {
@@ -119,6 +132,10 @@ interface Planned {
   keptState?: string;
   /** A launch+cache layer dir packed by this export: its tree state just before packing (see writeCache). */
   packedState?: string;
+  /** Sealed by its buildpack and not in the memo yet: remembered once packed. */
+  sealed?: SealedLayer;
+  /** Taken from the layer-digest memo and the blob cache (not packed). */
+  recalled?: true;
   kind: 'launch' | 'sbom' | 'slice' | 'app' | 'process-types';
 }
 
@@ -199,7 +216,6 @@ async function runExport(input: ExportInput, built: FileLayer[]): Promise<Export
     envByBp.set(bp.id, envs);
     lifecycleBps.push(entry);
   }
-
   if (build.sboms.length > 0) {
     const entries = build.sboms.map(({ buildpackId, file }) => ({
       type: 'file' as const,
@@ -216,8 +232,7 @@ async function runExport(input: ExportInput, built: FileLayer[]): Promise<Export
   });
   const appFilter = (rel: string) => match(rel) === undefined;
   planned.push({ name: 'app', history: 'Application Layer', kind: 'app', spec: { directories: [{ source: input.appDir, target: appMount, ...(build.slices.length ? { filter: appFilter } : {}) }] } });
-
-  const shell = build.processes.length > 0 && (input.runImageHasShell ?? shellAsBefore(analyzed) ?? (await runImageHasShell(run.image)));
+  const shell = build.processes.length > 0 && (input.runImageHasShell ?? shellAsBefore(analyzed) ?? (await runImageHasShell(run.image, input.runImageCacheDir)));
   const config = launchConfig({
     baseEnv: run.image.config.config?.Env ?? [],
     layers: build.buildpacks.map((bp) => ({ buildpackId: bp.id, layers: envByBp.get(bp.id) ?? [] })),
@@ -230,15 +245,50 @@ async function runExport(input: ExportInput, built: FileLayer[]): Promise<Export
   if (config.scriptEntries.length > 0) {
     planned.push({ name: 'process-types', history: 'Buildpacks Process Types', kind: 'process-types', spec: { entries: config.scriptEntries } });
   }
-
   signal?.throwIfAborted();
+  for (const p of planned) {
+    if (p.kind !== 'launch' || !p.spec || !p.owner) continue;
+    const sealed = await recallSealed(input, p.owner.layer.dir, posix.join(layersMount, escapeBuildpackId(p.owner.bp.id), p.owner.layer.name), uid, gid);
+    if (sealed?.layer) {
+      built.push(sealed.layer);
+      p.reuse = sealed.layer;
+      p.recalled = true;
+      delete p.spec;
+      if (input.cache?.keepTree && p.owner.layer.types.cache) p.packedState = sealed.sealed.state;
+    } else if (sealed) {
+      p.sealed = sealed.sealed;
+    }
+  }
   const toBuild = planned.filter((p) => p.spec);
+  // The cache-only layers are packed alongside the image's (they do not depend on it); the cache is written
+  // after the commit. A failure there is handled by saveCache (packed again, or a warning).
+  const cachePacking = input.cache ? packCacheOnly(input, layersMount, uid, gid, built, true) : undefined;
+  cachePacking?.catch(() => undefined);
+  try {
+    return await exportWith(input, planned, toBuild, lifecycleBps, envByBp, config, built, cachePacking);
+  } finally {
+    // Nothing may still write into `built` once the caller disposes it.
+    await cachePacking?.catch(() => undefined);
+  }
+}
+
+async function exportWith(
+  input: ExportInput, planned: Planned[], toBuild: Planned[], lifecycleBps: BuildpackLayersMetadata[], envByBp: Map<string, LayerEnvSource[]>,
+  config: ReturnType<typeof launchConfig>, built: FileLayer[], cachePacking: Promise<CacheOnlyLayers> | undefined,
+): Promise<ExportResult> {
+  const { build, analyzed, signal } = input;
+  const layersMount = input.layersMount ?? DEFAULT_LAYERS_MOUNT;
+  const uid = input.uid ?? DEFAULT_CONTENT_ID;
+  const gid = input.gid ?? DEFAULT_CONTENT_ID;
+  const run = analyzed.runImage;
+  const defaultType = input.defaultProcess ?? build.defaultType;
   if (input.cache?.keepTree) {
-    for (const p of toBuild) if (p.kind === 'launch' && p.owner?.layer.types.cache) p.packedState = await treeState(p.owner.layer.dir);
+    for (const p of toBuild) if (p.kind === 'launch' && p.owner?.layer.types.cache) p.packedState = p.sealed?.state ?? (await treeState(p.owner.layer.dir));
   }
   const layers = await createLayers(toBuild.map((p) => p.spec!), { uid, gid, parentUid: uid, parentGid: gid, ...(input.tempDir ? { tempDir: input.tempDir } : {}), ...(input.blobCacheDir ? { blobCache: { dir: input.blobCacheDir } } : {}) });
   built.push(...layers);
   toBuild.forEach((p, i) => (p.reuse = layers[i]));
+  for (const p of toBuild) if (p.sealed) await rememberSealed(input, p.owner!.layer.dir, p.sealed, p.reuse as FileLayer);
   signal?.throwIfAborted();
 
   const byKind = (kind: Planned['kind']) => planned.filter((p) => p.kind === kind).map((p) => p.reuse!);
@@ -289,7 +339,6 @@ async function runExport(input: ExportInput, built: FileLayer[]): Promise<Export
     user: `${uid}:${gid}`,
     labels,
   });
-
   signal?.throwIfAborted();
   const written = await writeImage(input.sink, image, { tag: true });
   signal?.throwIfAborted();
@@ -303,12 +352,13 @@ async function runExport(input: ExportInput, built: FileLayer[]): Promise<Export
     manifestSize: image.descriptor.size,
     layers: planned.map((p, i) => ({
       name: p.name, diffId: p.reuse!.diffId, digest: p.reuse!.digest, size: p.reuse!.size, reused: written.layers[base + i] !== 'uploaded',
+      ...(p.recalled ? { recalled: true as const } : {}),
     })),
     uploaded: written.uploaded,
     report: serializeReport({ image: { tags: input.tags ?? [], digest: image.descriptor.digest, manifestSize: image.descriptor.size } }),
   };
-  if (input.cache) {
-    const saved = await saveCache(input, planned, layersMount, uid, gid, built);
+  if (input.cache && cachePacking) {
+    const saved = await saveCache(input, planned, layersMount, uid, gid, built, cachePacking);
     if (saved) result.cache = saved;
   }
   return result;
@@ -345,13 +395,36 @@ async function keptFromPrevious(input: ExportInput, dir: string, imagePath: stri
 }
 
 /**
+ * A layer directory its buildpack sealed (content marker) and left as sealed: `layer` is the earlier build's
+ * layer of the same content from the blob cache when the memo and the cache have it; else only `sealed`, to
+ * remember the diffID once packed. Undefined without a memo dir or a valid seal.
+ */
+async function recallSealed(input: ExportInput, dir: string, imagePath: string, uid: number, gid: number): Promise<{ sealed: SealedLayer; layer?: FileLayer } | undefined> {
+  if (!input.layerDigestsDir) return undefined;
+  const sealed = await sealedLayer(dir, { imagePath, uid, gid });
+  if (!sealed) return undefined;
+  const known = input.blobCacheDir ? await recallDigest(input.layerDigestsDir, sealed.memoKey) : undefined;
+  const layer = known ? await keptLayer(input.blobCacheDir!, known.diffId, known.size) : undefined;
+  return layer ? { sealed, layer } : { sealed };
+}
+
+/** Remembers the diffID of a sealed directory just packed, when it is still as sealed (so the tar read it so). */
+async function rememberSealed(input: ExportInput, dir: string, sealed: SealedLayer, layer: FileLayer): Promise<void> {
+  if (input.layerDigestsDir && (await treeState(dir)) === sealed.state) {
+    await rememberDigest(input.layerDigestsDir, sealed.memoKey, { diffId: layer.diffId, size: layer.uncompressedSize });
+  }
+}
+
+/**
  * Saves `cache=true` layers; launch+cache layers use the image's tar, so their diffIDs match (restore rule).
  * Cache-only layers the build left as the restore unpacked them keep their cache entry by diffID (no packing);
  * should the cache no longer hold such an entry (a concurrent writer dropped it), everything is packed again.
  */
-async function saveCache(input: ExportInput, planned: readonly Planned[], layersMount: string, uid: number, gid: number, built: FileLayer[]): Promise<CacheWriteResult | undefined> {
+async function saveCache(
+  input: ExportInput, planned: readonly Planned[], layersMount: string, uid: number, gid: number, built: FileLayer[], prepacked: Promise<CacheOnlyLayers>,
+): Promise<CacheWriteResult | undefined> {
   try {
-    return await writeCache(input, planned, layersMount, uid, gid, built, true);
+    return await writeCache(input, planned, layersMount, uid, gid, built, true, await prepacked);
   } catch (err) {
     if (input.signal?.aborted) throw err;
     try {
@@ -364,11 +437,20 @@ async function saveCache(input: ExportInput, planned: readonly Planned[], layers
   }
 }
 
-async function writeCache(
-  input: ExportInput, planned: readonly Planned[], layersMount: string, uid: number, gid: number, built: FileLayer[], trustRestored: boolean,
-): Promise<CacheWriteResult> {
+/** Cache-only layers: those kept by diffID as restored, and those packed now (with their tree states before packing). */
+interface CacheOnlyLayers {
+  unchanged: Map<string, { diffId: Digest; state: string; dir: string }>;
+  pending: { bp: ExportBuildpack; layer: ExportLayer }[];
+  pendingStates: (string | undefined)[];
+  extra: FileLayer[];
+}
+
+/**
+ * Packs the cache-only layers the build changed (the others keep their entry). Needs nothing from the image
+ * export, so the export starts it alongside its own layers and writes the cache after the image is committed.
+ */
+async function packCacheOnly(input: ExportInput, layersMount: string, uid: number, gid: number, built: FileLayer[], trustRestored: boolean): Promise<CacheOnlyLayers> {
   const cache = input.cache!;
-  const fromImage = new Map<string, Layer>(planned.filter((p) => p.owner).map((p) => [`${p.owner!.bp.id}\0${p.owner!.layer.name}`, p.reuse!] as const));
   const unchanged = new Map<string, { diffId: Digest; state: string; dir: string }>();
   const pending: { bp: ExportBuildpack; layer: ExportLayer }[] = [];
   for (const bp of input.build.buildpacks) {
@@ -380,13 +462,33 @@ async function writeCache(
       else pending.push({ bp, layer });
     }
   }
+  // Sealed directories seen before come from the blob cache; the others are packed.
+  const imagePathOf = ({ bp, layer }: { bp: ExportBuildpack; layer: ExportLayer }) => posix.join(layersMount, escapeBuildpackId(bp.id), layer.name);
+  const sealed = await Promise.all(pending.map((p) => recallSealed(input, p.layer.dir, imagePathOf(p), uid, gid)));
   // Tree states before packing: a directory still in that state afterwards is what its new cache entry holds.
-  const pendingStates = cache.keepTree ? await Promise.all(pending.map(({ layer }) => treeState(layer.dir))) : [];
-  const extra = await createLayers(
-    pending.map(({ bp, layer }) => ({ directories: [{ source: layer.dir, target: posix.join(layersMount, escapeBuildpackId(bp.id), layer.name) }] })),
+  const pendingStates = cache.keepTree ? await Promise.all(pending.map(({ layer }, i) => sealed[i]?.sealed.state ?? treeState(layer.dir))) : [];
+  const toPack = pending.flatMap((p, i) => (sealed[i]?.layer ? [] : [i]));
+  const packed = await createLayers(
+    toPack.map((i) => ({ directories: [{ source: pending[i]!.layer.dir, target: imagePathOf(pending[i]!) }] })),
     { uid, gid, parentUid: uid, parentGid: gid, ...(input.tempDir ? { tempDir: input.tempDir } : {}), ...(input.blobCacheDir ? { blobCache: { dir: input.blobCacheDir } } : {}) },
   );
-  built.push(...extra);
+  built.push(...packed);
+  const extra = pending.map((_, i) => sealed[i]?.layer);
+  toPack.forEach((i, j) => (extra[i] = packed[j]));
+  for (const l of extra) if (l && !built.includes(l)) built.push(l);
+  for (const [j, i] of toPack.entries()) {
+    const s = sealed[i]?.sealed;
+    if (s) await rememberSealed(input, pending[i]!.layer.dir, s, packed[j]!);
+  }
+  return { unchanged, pending, pendingStates, extra: extra as FileLayer[] };
+}
+
+async function writeCache(
+  input: ExportInput, planned: readonly Planned[], layersMount: string, uid: number, gid: number, built: FileLayer[], trustRestored: boolean, prepacked?: CacheOnlyLayers,
+): Promise<CacheWriteResult> {
+  const cache = input.cache!;
+  const { unchanged, pending, pendingStates, extra } = prepacked ?? (await packCacheOnly(input, layersMount, uid, gid, built, trustRestored));
+  const fromImage = new Map<string, Layer>(planned.filter((p) => p.owner).map((p) => [`${p.owner!.bp.id}\0${p.owner!.layer.name}`, p.reuse!] as const));
   pending.forEach((p, i) => fromImage.set(`${p.bp.id}\0${p.layer.name}`, extra[i]!));
   const layers = new Map<Digest, Layer>();
   const buildpacks: BuildpackLayersMetadata[] = [];
