@@ -41,9 +41,9 @@ async function tarStream(file: string): Promise<Readable> {
   }
   const magic = Buffer.alloc(2);
   await fh.read(magic, 0, 2, 0);
-  const stream = fh.createReadStream({ start: 0 });
+  const stream = fh.createReadStream({ start: 0, highWaterMark: 1 << 20 });
   if (magic[0] === 0x1f && magic[1] === 0x8b) {
-    const gunzip = createGunzip();
+    const gunzip = createGunzip({ chunkSize: 1 << 20 });
     stream.on('error', (err) => gunzip.destroy(err));
     return stream.pipe(gunzip);
   }

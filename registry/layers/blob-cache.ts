@@ -35,7 +35,7 @@ function paths(dir: string, diffId: Digest): { blob: string; meta: string } {
 
 async function digestOfFile(path: string): Promise<{ digest: Digest; size: number }> {
   const d = new Digester();
-  for await (const chunk of createReadStream(path)) d.update(chunk as Buffer);
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) d.update(chunk as Buffer);
   return { digest: d.digest(), size: d.size };
 }
 

@@ -44,7 +44,7 @@ export class FileLayer implements Layer {
     this.uncompressed = async () => {
       const raw = this.#open();
       if (!this.#gzip) return raw;
-      const gunzip = createGunzip();
+      const gunzip = createGunzip({ chunkSize: 1 << 20 }); // see decompress() in registry/image
       raw.on('error', (err) => gunzip.destroy(err));
       return raw.pipe(gunzip);
     };
@@ -67,7 +67,7 @@ export class FileLayer implements Layer {
 
   #open(): Readable {
     if (this.#disposed) throw new LayerError('NOT_FOUND', `layer ${this.digest} was disposed; its blob ${this.path} is gone`);
-    return createReadStream(this.path);
+    return createReadStream(this.path, { highWaterMark: 1 << 20 });
   }
 }
 

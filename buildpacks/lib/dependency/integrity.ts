@@ -34,7 +34,7 @@ export function toIntegrity(d: ExpectedDigest): string {
 /** Hex digests of a file for several algorithms in one read. */
 export async function hashFile(file: string, algorithms: readonly HashAlgorithm[]): Promise<Record<HashAlgorithm, string>> {
   const hashes = [...new Set(algorithms)].map((a) => [a, createHash(a)] as const);
-  for await (const chunk of createReadStream(file)) for (const [, h] of hashes) h.update(chunk as Buffer);
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) for (const [, h] of hashes) h.update(chunk as Buffer);
   return Object.fromEntries(hashes.map(([a, h]) => [a, h.digest('hex')])) as Record<HashAlgorithm, string>;
 }
 
