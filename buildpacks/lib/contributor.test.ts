@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { contributeLayer } from './contributor.js';
 import { Layers } from './layer.js';
+import { CONTENT_MARKER_SUFFIX, treeState, type ContentMarker } from './layer-content.js';
 import { Logger } from './logger.js';
 
 const tmp: string[] = [];
@@ -88,5 +89,70 @@ describe('the layer contributor (buildpack.md "Reusing Layers")', () => {
     await expect(layer.writeSbom([])).rejects.toThrow('buildpack.toml of bp declares no SBOM format the SDK writes');
     const only = new Layers(s.dir, { buildpack: { id: 'bp', version: '1', sbomFormats: ['application/spdx+json'] } });
     expect(await (await only.layer('x', { launch: true })).writeSbom([{ name: 'a', version: '1' }])).toEqual([join(s.dir, 'x.sbom.spdx.json')]);
+  });
+});
+
+describe('content markers (docs/lifecycle.md "Layer content keys")', () => {
+  const program = async (text: string) => {
+    const dir = await mkdtemp(join(tmpdir(), 'lading-bp-'));
+    tmp.push(dir);
+    await mkdir(join(dir, 'bin', 'chunks'), { recursive: true });
+    await writeFile(join(dir, 'bin', 'main.mjs'), text);
+    await writeFile(join(dir, 'bin', 'chunks', 'a.mjs'), 'export const a = 1;\n');
+    return dir;
+  };
+  const fill = async (l: { path: string; metadata: Record<string, unknown> }) => {
+    await mkdir(join(l.path, 'bin'));
+    await writeFile(join(l.path, 'bin', 'node'), 'binary');
+    l.metadata['sha256'] = 'abc';
+  };
+  const marker = async (dir: string, name = 'node') => JSON.parse(await readFile(join(dir, `${name}${CONTENT_MARKER_SUFFIX}`), 'utf8')) as ContentMarker;
+
+  it('seals a freshly built layer: a key of its inputs and its tree state, beside the layer, never inside it', async () => {
+    const bp = await program('v1');
+    const s = await setup();
+    await contributeLayer(s.layers, 'node', { types: { launch: true, cache: true }, expected: { version: '24.1.0' }, content: { buildpackDir: bp }, build: fill }, s.logger);
+    const m = await marker(s.dir);
+    expect(m.version).toBe(1);
+    expect(m.key).toMatch(/^[0-9a-f]{64}$/);
+    expect(m.state).toBe(treeState(join(s.dir, 'node')));
+    expect(await readdir(join(s.dir, 'node'))).toEqual(['bin']);
+  });
+
+  it('gives the same key for the same inputs, and another for another version, program, layer path or inputs', async () => {
+    const keyAt = async (dir: string, opts: { bp: string; version?: string; inputs?: Record<string, unknown> }) => {
+      await rm(join(dir, 'node'), { recursive: true, force: true });
+      const s = await setup();
+      await contributeLayer(new Layers(dir, settings), 'node', {
+        types: { launch: true }, expected: { version: opts.version ?? '24.1.0' }, content: { buildpackDir: opts.bp, ...(opts.inputs ? { inputs: opts.inputs } : {}) }, build: fill,
+      }, s.logger);
+      return (await marker(dir)).key;
+    };
+    const [v1, v1again, v2] = [await program('v1'), await program('v1'), await program('v2')];
+    const here = (await setup()).dir;
+    const there = (await setup()).dir;
+    const key = await keyAt(here, { bp: v1 });
+    expect(await keyAt(here, { bp: v1again })).toBe(key);
+    // The layer's path is an input: env files and scripts may name it.
+    expect(await keyAt(there, { bp: v1 })).not.toBe(key);
+    expect(await keyAt(here, { bp: v2 })).not.toBe(key);
+    expect(await keyAt(here, { bp: v1, version: '24.2.0' })).not.toBe(key);
+    expect(await keyAt(here, { bp: v1, inputs: { flavor: 'x' } })).not.toBe(key);
+  });
+
+  it('writes no marker for a reused layer, without a content declaration, or without a readable program, and drops a stale one on rebuild', async () => {
+    const bp = await program('v1');
+    const reused = await setup('[metadata]\nversion = "24.1.0"\n', true);
+    await contributeLayer(reused.layers, 'node', { types: { launch: true, cache: true }, expected: { version: '24.1.0' }, content: { buildpackDir: bp }, build: fill }, reused.logger);
+    await expect(readFile(join(reused.dir, `node${CONTENT_MARKER_SUFFIX}`))).rejects.toThrow();
+
+    const plain = await setup();
+    await contributeLayer(plain.layers, 'node', { types: { launch: true }, expected: {}, build: fill }, plain.logger);
+    await expect(readFile(join(plain.dir, `node${CONTENT_MARKER_SUFFIX}`))).rejects.toThrow();
+
+    const stale = await setup();
+    await writeFile(join(stale.dir, `node${CONTENT_MARKER_SUFFIX}`), '{"version":1}');
+    await contributeLayer(stale.layers, 'node', { types: { launch: true }, expected: {}, content: { buildpackDir: join(stale.dir, 'no-such-buildpack') }, build: fill }, stale.logger);
+    await expect(readFile(join(stale.dir, `node${CONTENT_MARKER_SUFFIX}`))).rejects.toThrow();
   });
 });

@@ -1,6 +1,7 @@
 import { parse, stringify } from 'smol-toml';
 import { BuildpackError } from './errors.js';
 import type { Layer, LayerTypes, Layers } from './layer.js';
+import { contentKey, programDigest, removeContentMarker, writeContentMarker } from './layer-content.js';
 import type { Logger } from './logger.js';
 import type { TomlTable } from './toml-file.js';
 
@@ -14,6 +15,14 @@ export interface LayerContribution {
   expected: TomlTable;
   /** Fills the (empty) layer directory; may add extra `layer.metadata` entries and env files. */
   build(layer: Layer): Promise<void>;
+  /**
+   * Declares that the bytes `build` writes are fixed by `expected`, the layer's path, the buildpack's program
+   * (every file under `<buildpackDir>/bin`) and `inputs`: downloads verified against checksums in `expected`,
+   * nothing from the clock, the network's answers or the host. A freshly built layer is then sealed with a
+   * content marker (layer-content.ts), which lets lading's exporter reuse the diffID and blob of an earlier
+   * build with the same key instead of packing the directory again. Say it only when it is true.
+   */
+  content?: { buildpackDir: string; inputs?: Record<string, unknown> };
 }
 
 export interface ContributionResult {
@@ -73,6 +82,7 @@ export async function contributeLayer(layers: Layers, name: string, c: LayerCont
   }
   logger.info(`Building layer ${name} (${reason})`);
   await layer.reset();
+  await removeContentMarker(layer.path);
   try {
     await c.build(layer);
   } catch (err) {
@@ -80,5 +90,12 @@ export async function contributeLayer(layers: Layers, name: string, c: LayerCont
     throw new BuildpackError('BUILD_FAILED', `building layer ${name} failed: ${(err as Error).message ?? String(err)}`, { cause: err });
   }
   layer.metadata = { ...layer.metadata, ...c.expected };
+  if (c.content) {
+    const program = await programDigest(c.content.buildpackDir);
+    if (program) {
+      const key = contentKey({ program, layer: name, path: layer.path, types: layer.types, expected: c.expected, inputs: c.content.inputs ?? {} });
+      await writeContentMarker(layer.path, key);
+    }
+  }
   return { layer, reused: false, reason };
 }

@@ -1,19 +1,16 @@
 import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import type { Digest } from '../../registry/oci/index.js';
 
+type Stats = BigIntStats;
+
 /**
- * What a directory tree looks like on disk, as a hash of every entry's relative path, type, mode, size,
- * inode, mtime and ctime (nanoseconds; the root's ctime excepted). Any write, truncation, chmod, rename, added
- * or removed entry changes it: the kernel updates ctime on every change to an inode and a user cannot set it
- * back, and a replaced file has a new inode. Reading contents is not needed, so it costs one lstat per entry.
- * `undefined` when the tree does not exist.
+ * Visits every entry of `dir` (the root first, then depth-first in sorted name order); false when `dir` does
+ * not exist. Synchronous on purpose: thousands of lstat calls through the thread pool cost far more than the
+ * calls themselves (a Node.js runtime layer has ~2,500 entries), and nothing else runs meanwhile in these phases.
  */
-export async function treeState(dir: string): Promise<string | undefined> {
-  // Synchronous on purpose: thousands of lstat calls through the thread pool cost far more than the calls
-  // themselves (a Node.js runtime layer has ~2,500 entries), and nothing else runs meanwhile in these phases.
-  const hash = createHash('sha256');
+function walkTree(dir: string, onEntry: (rel: string, st: Stats, path: string) => void): boolean {
   const visit = (path: string, rel: string): boolean => {
     let st;
     try {
@@ -22,14 +19,45 @@ export async function treeState(dir: string): Promise<string | undefined> {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw err;
     }
-    // The root's ctime is left out: moving the tree (a rename) sets it, nothing else is learnt from it.
-    hash.update(`${rel}\0${st.mode}\0${st.size}\0${st.dev}:${st.ino}\0${st.mtimeNs}\0${rel === '' ? '' : st.ctimeNs}\n`);
+    onEntry(rel, st, path);
     if (st.isDirectory()) {
       for (const name of readdirSync(path).sort()) visit(join(path, name), rel === '' ? name : `${rel}/${name}`);
     }
     return true;
   };
-  return visit(dir, '') ? hash.digest('hex') : undefined;
+  return visit(dir, '');
+}
+
+// The root's ctime is left out: moving the tree (a rename) sets it, nothing else is learnt from it.
+const stateLine = (rel: string, st: Stats): string => `${rel}\0${st.mode}\0${st.size}\0${st.dev}:${st.ino}\0${st.mtimeNs}\0${rel === '' ? '' : st.ctimeNs}\n`;
+
+/**
+ * What a directory tree looks like on disk, as a hash of every entry's relative path, type, mode, size,
+ * inode, mtime and ctime (nanoseconds; the root's ctime excepted). Any write, truncation, chmod, rename, added
+ * or removed entry changes it: the kernel updates ctime on every change to an inode and a user cannot set it
+ * back, and a replaced file has a new inode. Reading contents is not needed, so it costs one lstat per entry.
+ * `undefined` when the tree does not exist. Buildpacks compute the same (buildpacks/lib/layer-content.ts) for
+ * content markers.
+ */
+export async function treeState(dir: string): Promise<string | undefined> {
+  const hash = createHash('sha256');
+  return walkTree(dir, (rel, st) => hash.update(stateLine(rel, st))) ? hash.digest('hex') : undefined;
+}
+
+/**
+ * `treeState` and, from the same walk, the tree's shape: a hash of what a layer tar takes from the entries
+ * besides file contents (paths, types, modes, file sizes, symlink targets), the same on any machine and in
+ * any copy of the tree.
+ */
+export function treeStateAndShape(dir: string): { state: string; shape: string } | undefined {
+  const state = createHash('sha256');
+  const shape = createHash('sha256');
+  const found = walkTree(dir, (rel, st, path) => {
+    state.update(stateLine(rel, st));
+    const kind = st.isDirectory() ? 'd' : st.isFile() ? `f\0${st.size}` : st.isSymbolicLink() ? `l\0${readlinkSync(path)}` : 'x';
+    shape.update(`${rel}\0${st.mode}\0${kind}\n`);
+  });
+  return found ? { state: state.digest('hex'), shape: shape.digest('hex') } : undefined;
 }
 
 /** One layer directory a restore filled from a cache entry. */

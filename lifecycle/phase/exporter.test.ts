@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import tar from 'tar-stream';
 import { imageFromSource, validateImage, writeImage } from '../../registry/image/index.js';
@@ -11,7 +11,7 @@ import { randomImage } from '../../test/support/random-image.js';
 import { startRegistry, type TestRegistry } from '../../test/support/registry.js';
 import { tempTrees } from '../../test/support/temp-tree.js';
 import { requireTools } from '../../test/support/tools.js';
-import { DirCache } from '../cache/index.js';
+import { DirCache, treeState } from '../cache/index.js';
 import { BUILD_METADATA_LABEL, LIFECYCLE_METADATA_LABEL, PROJECT_METADATA_LABEL, parseBuildMetadata, parseLifecycleMetadata } from '../platform/index.js';
 import { analyze, creationTime, exportImage, restore, type BuildResult, type ExportInput } from './index.js';
 
@@ -196,6 +196,60 @@ describe('platform.md "exporter" into an OCI layout', () => {
   it('a launch layer without a directory and no previous image is an EXPORT error', async () => {
     const { root, build } = await buildFixture({ withRuntimeDir: false });
     await expect(exportTo(root, build, await trees.create())).rejects.toMatchObject({ code: 'EXPORT', message: expect.stringContaining('example/node:runtime') });
+  });
+});
+
+describe('layer content markers (docs/lifecycle.md "Layer content keys")', () => {
+  const KEY = 'c'.repeat(64);
+  /** The fixture with a 17 MiB runtime layer (the blob cache keeps blobs of 16 MiB or more), sealed under `key`. */
+  async function sealedFixture(nodeText: string, key = KEY) {
+    const f = await buildFixture();
+    const runtime = join(f.root, 'layers/example_node/runtime');
+    await writeFile(join(runtime, 'bin/node'), nodeText);
+    await writeFile(join(runtime, 'big'), '');
+    await truncate(join(runtime, 'big'), 17 << 20);
+    await writeFile(`${runtime}.lading-content.json`, JSON.stringify({ version: 1, key, state: await treeState(runtime) }));
+    return { ...f, runtime };
+  }
+  const runtimeLayer = (r: Awaited<ReturnType<typeof exportTo>>) => r.layers.find((l) => l.name === 'example/node:runtime')!;
+
+  it('takes a sealed layer seen before from the blob cache by its remembered diffID, without reading the directory', async () => {
+    const stores = await trees.create();
+    const dirs = { layerDigestsDir: join(stores, 'digests'), blobCacheDir: join(stores, 'blobs') };
+    const first = await sealedFixture('#!/bin/sh\necho node');
+    const a = runtimeLayer(await exportTo(first.root, first.build, await trees.create(), dirs));
+    expect(await readdir(dirs.layerDigestsDir)).toHaveLength(1);
+
+    // Same key and shape, other bytes (a buildpack that lied): the remembered layer is used, which proves
+    // the directory was not packed. The key is the buildpack's word; only trusted buildpacks get a memo.
+    const second = await sealedFixture('#!/bin/sh\necho nodf');
+    expect(runtimeLayer(await exportTo(second.root, second.build, await trees.create(), dirs)).diffId).toBe(a.diffId);
+    // Without a memo dir the marker means nothing: the directory is packed.
+    const plain = runtimeLayer(await exportTo(second.root, second.build, await trees.create(), { blobCacheDir: dirs.blobCacheDir }));
+    expect(plain.diffId).not.toBe(a.diffId);
+  });
+
+  it('packs a sealed layer changed after sealing, or of another shape, or under another key, and a malformed marker is ignored', async () => {
+    const stores = await trees.create();
+    const dirs = { layerDigestsDir: join(stores, 'digests'), blobCacheDir: join(stores, 'blobs') };
+    const first = await sealedFixture('#!/bin/sh\necho node');
+    const a = runtimeLayer(await exportTo(first.root, first.build, await trees.create(), dirs));
+
+    const changed = await sealedFixture('#!/bin/sh\necho nodf');
+    // Same size, so the same shape: only the tree state tells the change.
+    await writeFile(join(changed.runtime, 'bin/node'), '#!/bin/sh\necho nodg');
+    const c = runtimeLayer(await exportTo(changed.root, changed.build, await trees.create(), dirs));
+    expect(c.diffId).not.toBe(a.diffId);
+
+    const longer = await sealedFixture('#!/bin/sh\necho nodes');
+    expect(runtimeLayer(await exportTo(longer.root, longer.build, await trees.create(), dirs)).diffId).not.toBe(a.diffId);
+
+    const otherKey = await sealedFixture('#!/bin/sh\necho nodf', 'd'.repeat(64));
+    expect(runtimeLayer(await exportTo(otherKey.root, otherKey.build, await trees.create(), dirs)).diffId).not.toBe(a.diffId);
+
+    const broken = await sealedFixture('#!/bin/sh\necho nodf');
+    await writeFile(`${broken.runtime}.lading-content.json`, '{"version":1,"key":"../../etc"}');
+    expect(runtimeLayer(await exportTo(broken.root, broken.build, await trees.create(), dirs)).diffId).not.toBe(a.diffId);
   });
 });
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaType } from '../oci/index.js';
 import { validateImage } from '../image/index.js';
 import { imageOf } from '../../test/support/random-image.js';
-import { createLayer, createLayers, LayerError, NORMALIZED_MTIME, type FileLayer, type LayerSpec } from './index.js';
+import { createLayer, createLayers, LayerError, NORMALIZED_MTIME, TAR_FORMAT_VERSION, type FileLayer, type LayerSpec } from './index.js';
 import { writeSampleTree } from './sample-tree.js';
 
 interface ReadEntry {
@@ -270,5 +270,26 @@ describe('createLayers', () => {
       createLayers([{ entries: [{ path: '/ok', type: 'file', content: 'x' }] }, { entries: [{ path: '/bad', type: 'file', content: 'x', gid: -1 }] }], { tempDir: work, concurrency: 1 }),
     ).rejects.toThrow(/gid -1/);
     expect((await readdir(work)).filter((n) => n.startsWith('lading-layer-')).length).toBe(before);
+  });
+});
+
+describe('TAR_FORMAT_VERSION', () => {
+  it('names these tar bytes: a change to them must bump it (the exporter keeps diffIDs of trees it does not pack again)', async () => {
+    const layer = await createLayer({
+      entries: [
+        { type: 'dir', path: '/layers/bp/node' },
+        { type: 'file', path: '/layers/bp/node/bin/node', content: 'binary', mode: 0o755 },
+        { type: 'symlink', path: '/layers/bp/node/bin/npm', target: '../lib/npm.js' },
+        { type: 'hardlink', path: '/layers/bp/node/bin/nodejs', target: '/layers/bp/node/bin/node' },
+        { type: 'file', path: '/layers/bp/node/lib/npm.js', content: 'npm' },
+      ],
+    }, { uid: 1000, gid: 1000, parentUid: 1000, parentGid: 1000 });
+    try {
+      // If this fails after a deliberate change to the tar writer or the planner, bump TAR_FORMAT_VERSION
+      // and update both values together.
+      expect({ version: TAR_FORMAT_VERSION, diffId: layer.diffId }).toEqual({ version: 1, diffId: 'sha256:3b3dead73f1e32707f225089dc7412bf7b8318b9de103ede81a968dc2822e2b9' });
+    } finally {
+      await layer.dispose();
+    }
   });
 });

@@ -65,6 +65,20 @@ export async function createLayer(spec: LayerSpec, options: LayerWriteOptions = 
 }
 
 /**
+ * The layer of the tar `diffId` from the blob cache `dir` (its kept compressed blob, verified), without
+ * reading the tree: for a caller that knows the diffID of a tree it did not pack (the exporter's layer-digest
+ * memo). Undefined when the cache holds no such blob.
+ */
+export async function keptLayer(dir: string, diffId: Digest, uncompressedSize: number, annotations?: Record<string, string>): Promise<FileLayer | undefined> {
+  const kept = await keptBlob(dir, diffId);
+  if (!kept) return undefined;
+  return new FileLayer({
+    mediaType: MediaType.OciLayerGzip, digest: kept.digest, size: kept.size, diffId, path: kept.path,
+    uncompressedSize, gzip: true, ...(annotations ? { annotations } : {}), shared: true,
+  });
+}
+
+/**
  * Builds several layers, `options.concurrency` (default 2) at a time; results in input order. If any
  * fails, the layers already built are disposed before the error is thrown.
  */

@@ -1,8 +1,9 @@
-export { createLayer, createLayers } from './create-layer.js';
+export { createLayer, createLayers, keptLayer } from './create-layer.js';
 export { FileLayer } from './file-layer.js';
 export {
   LayerError,
   NORMALIZED_MTIME,
+  TAR_FORMAT_VERSION,
   DEFAULT_CONTENT_ID,
   MAX_TAR_ID,
   type DirectoryMapping,

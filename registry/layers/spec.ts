@@ -10,6 +10,14 @@ export class LayerError extends LadingError {
 
 /** CNB's normalized mtime (lifecycle archive/writer.go): 1980-01-01T00:00:01Z. */
 export const NORMALIZED_MTIME = new Date(Date.UTC(1980, 0, 1, 0, 0, 1));
+
+/**
+ * The version of the tar bytes planLayer + packEntries write for a given tree and settings. Anything that keeps
+ * a diffID for a tree it did not pack again (the exporter's layer-digest memo, keyed by this) relies on it:
+ * bump it with any change to entry order, headers, modes, owners or padding (including a tar-stream upgrade
+ * that changes them). create-layer.test.ts pins the diffID of a reference tree to this version.
+ */
+export const TAR_FORMAT_VERSION = 1;
 /** CNB_USER_ID / CNB_GROUP_ID default of the stacks lading builds. */
 export const DEFAULT_CONTENT_ID = 1000;
 /** The largest uid/gid a ustar header holds (7 octal digits); tar-stream clamps silently above it. */

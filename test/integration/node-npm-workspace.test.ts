@@ -63,6 +63,10 @@ describe.skipIf(!requireTools('docker-registry', 'umoci', 'runc', 'apt-get', 'dp
     expect(fresh.code, fresh.stdout + fresh.stderr).toBe(0);
     expect(fresh.stdout + fresh.stderr).toContain('Running npm ci');
     expect(fresh.json<BuildJson>().digest).toBe(first.json<BuildJson>().digest);
+    // The runtime layer was sealed by the buildpack (content marker) and this machine packed it before: its tar
+    // is not read again, and the image is the same (docs/lifecycle.md "Layer content keys").
+    const runtime = fresh.json<BuildJson>().layers.find((l) => l.name === 'lading/nodejs:node');
+    expect(runtime?.recalled).toBe(true);
   }, 300_000);
 
   it('a member with a build script: it runs with web\'s dev dependency and its sibling, then the prune leaves web\'s production closure only', async () => {

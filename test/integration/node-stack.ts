@@ -110,7 +110,7 @@ export function nodePublishSuite(prefix: string, buildArgs: readonly string[] = 
 export interface BuildJson {
   digest: string;
   uploaded: number;
-  layers: { name: string; diffId: string; digest: string; reused: boolean }[];
+  layers: { name: string; diffId: string; digest: string; reused: boolean; recalled?: boolean }[];
 }
 
 /** Runs the image's default process under runc and returns the JSON the fixture app answers on `/`. */

@@ -71,6 +71,9 @@ export async function contributeRuntime(ctx: BuildContext, source: DependencySou
     {
       types: { build: true, launch: true, cache: true },
       expected: { package: pkg, version, checksum: nodeDesc.checksum, 'npm-version': npmVersion, 'npm-checksum': npmDesc.checksum },
+      // The bytes are the two verified packages unpacked by this program: the exporter may reuse the tar of an
+      // earlier build of the same versions instead of hashing 120 MB again.
+      content: { buildpackDir: ctx.buildpack.dir },
       build: async (l) => {
         const tmp = await mkdtemp(join(tmpdir(), 'lading-node-'));
         try {
@@ -124,6 +127,7 @@ export async function contributeHeaders(ctx: BuildContext, runtime: NodeRuntime)
   const { layer } = await contributeLayer(ctx.layers, 'node-headers', {
     types: { build: true, cache: true },
     expected: { package: runtime.package, version: runtime.version, checksum: d.checksum },
+    content: { buildpackDir: ctx.buildpack.dir },
     build: async (l) => {
       // Unpacked inside the layer: /tmp may be another filesystem, and a rename cannot cross one.
       const tmp = join(l.path, '.unpack');

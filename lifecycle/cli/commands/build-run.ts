@@ -98,7 +98,8 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
       platformEnv,
       bindings,
       runPackagesCacheDir: join(storeHome({ env }), 'cache', 'run-packages'),
-      ...(selected?.isolation ? {} : { downloadStoreDir: join(storeHome({ env }), 'cache', 'downloads') }),
+      // Machine-wide stores that take buildpacks at their word: for trusted (host-run) buildpacks only.
+      ...(selected?.isolation ? {} : { downloadStoreDir: join(storeHome({ env }), 'cache', 'downloads'), layerDigestsDir: join(storeHome({ env }), 'cache', 'layer-digests') }),
       blobCacheDir: join(storeHome({ env }), 'cache', 'layer-blobs'),
       ...(builder ? { buildConfigEnv: builder.buildEnv } : {}),
       hostEnv: env,
@@ -143,14 +144,14 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
         image: args.image,
         digest: exported.digest,
         runImage: { image: result.analyzed.runImage.name, reference: result.analyzed.runImage.reference },
-        layers: exported.layers.map((l) => ({ name: l.name, diffId: l.diffId, digest: l.digest, size: l.size, reused: l.reused })),
+        layers: exported.layers.map((l) => ({ name: l.name, diffId: l.diffId, digest: l.digest, size: l.size, reused: l.reused, ...(l.recalled ? { recalled: true } : {}) })),
         uploaded: exported.uploaded,
         ...(sbom ? { sbom: { packages: sbom.packages, referrers: sbom.referrers.map((r) => ({ digest: r.digest, artifactType: r.artifactType })) } } : {}),
         durations,
         ...(signed ? { signatures: signed.signatures } : {}),
       });
     } else {
-      for (const l of exported.layers) out.debug(`  ${l.reused ? 'reused ' : 'written'} ${l.name} ${shortDigest(l.digest)} ${humanSize(l.size)}`);
+      for (const l of exported.layers) out.debug(`  ${l.reused ? 'reused ' : 'written'} ${l.name} ${shortDigest(l.digest)} ${humanSize(l.size)}${l.recalled ? ' (not packed: sealed by its buildpack, seen before)' : ''}`);
       const reused = exported.layers.filter((l) => l.reused).length;
       out.print(`Built ${args.image}@${exported.digest} (${exported.layers.length} layers, ${reused} reused; ${exported.uploaded} blobs sent)`);
     }
