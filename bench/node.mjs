@@ -3,9 +3,9 @@
 // same run, pushed to a local docker-registry:
 //   - cold build: `lading build --publish` to a new image name (no previous image to reuse layers from) with an
 //     empty --cache-dir, vs `npm ci --omit=dev` on the host with an empty npm cache (goal ratio ≤ 1.3). Twice:
-//     with LADING_HOME's download store and layer-blob cache emptied (nothing on the machine: Node.js itself is
-//     downloaded, which the host already has, and its layer compressed) and with both holding the runtime from
-//     an earlier build (the host's situation);
+//     with LADING_HOME's download store (downloads and registry answers), layer-blob cache and layer-digest
+//     memo emptied (nothing on the machine: Node.js itself is downloaded, which the host already has, and its
+//     layer compressed) and with them holding the runtime from an earlier build (the host's situation);
 //   - no-op rebuild: lading with the warm cache (goal ≤ 1.0 s);
 //   - one-file change, rebuild + push: lading vs containerify (npm package, installed into a temp dir here;
 //     it packages the app with an existing node_modules onto a Docker schema2 base) vs `buildah bud` of the
@@ -65,7 +65,7 @@ try {
   let first;
   const coldRun = (r) => {
     progress(`cold run ${r + 1}/${runs}`);
-    for (const c of ['downloads', 'layer-blobs']) rmSync(join(home, 'cache', c), { recursive: true, force: true });
+    for (const c of ['downloads', 'layer-blobs', 'layer-digests']) rmSync(join(home, 'cache', c), { recursive: true, force: true });
     coldNothing.push(timed(() => ladingBuild(coldRef('nothing', r), join(tmp, `cache-nothing-${r}`))).seconds);
     rmSync(join(tmp, `cache-nothing-${r}`), { recursive: true, force: true });
     const l = timed(() => ladingBuild(coldRef('cold', r), join(tmp, `cache-cold-${r}`)));
@@ -193,7 +193,7 @@ try {
   console.log('| Measure | lading | peer | ratio | goal |');
   console.log('|---|---|---|---|---|');
   console.log(`| cold build (empty cache dir, no previous image; the runtime in LADING_HOME's download store and layer-blob cache) | ${stats(coldLading)} | npm ci --omit=dev on the host, empty npm cache: ${stats(coldNpm)} | ${ratio(coldLading, coldNpm)}× | ≤ 1.3× |`);
-  console.log(`| cold build, nothing on the machine (download store and layer-blob cache emptied) | ${stats(coldNothing)} | same | ${ratio(coldNothing, coldNpm)}× | — |`);
+  console.log(`| cold build, nothing on the machine (download store, layer-blob cache and layer-digest memo emptied) | ${stats(coldNothing)} | same | ${ratio(coldNothing, coldNpm)}× | — |`);
   console.log(`| no-op rebuild + push | ${stats(noop)}, ${noopUploaded} blobs sent | — | — | ≤ 1.0 s |`);
   console.log(`| one-file change, rebuild + push | ${stats(ladingChange)} | containerify: ${stats(cfyChange)} | ${ratio(ladingChange, cfyChange)}× | ≤ 0.33× (3× faster) |`);
   console.log(`| same | | buildah bud + push: ${stats(budChange)} (cold ${budCold.toFixed(2)} s) | ${ratio(ladingChange, budChange)}× | ≤ 0.05× (20× faster) |`);
