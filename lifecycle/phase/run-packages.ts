@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { keepFile } from '../../registry/keep-file.js';
 import type { Image } from '../../registry/oci/index.js';
 import { filesOfLayers, STATUS_D } from '../../sbom/index.js';
 
@@ -35,16 +36,17 @@ export async function dpkgStatusText(image: Image, what: string): Promise<string
  */
 async function cachedStatusText(image: Image, what: string, cacheDir: string | undefined): Promise<string> {
   if (!cacheDir) return dpkgStatusText(image, what);
-  const key = createHash('sha256').update(image.layers.map((l) => l.diffId).join('\n')).digest('hex');
-  const file = join(cacheDir, `${key}.status`);
+  const file = join(cacheDir, `${runImageKey(image)}.status`);
   const hit = await readFile(file, 'utf8').catch(() => undefined);
   if (hit !== undefined) return hit;
   const text = await dpkgStatusText(image, what);
-  await mkdir(cacheDir, { recursive: true });
-  const temp = `${file}.${process.pid}.tmp`;
-  await writeFile(temp, text);
-  await rename(temp, file);
+  await keepFile(file, text);
   return text;
+}
+
+/** The name facts about a run image are kept under in the run-image cache dir: a hash of its layers' diffIDs. */
+export function runImageKey(image: Image): string {
+  return createHash('sha256').update(image.layers.map((l) => l.diffId).join('\n')).digest('hex');
 }
 
 /**

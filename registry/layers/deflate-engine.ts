@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import zlib from 'node:zlib';
 import { Deflate } from 'pako';
+import { keepFile } from '../keep-file.js';
 import { LayerError } from './spec.js';
 
 /**
@@ -253,14 +254,8 @@ async function probeCached(dir: string | undefined): Promise<boolean> {
     // none yet, or unreadable: probe
   }
   const native = await nativeMatchesPortable();
-  try {
-    await mkdir(dir, { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(tmp, `${JSON.stringify({ key, native })}\n`);
-    await rename(tmp, file);
-  } catch {
-    // a read-only cache: probe again next time
-  }
+  // a read-only cache: probe again next time
+  await keepFile(file, `${JSON.stringify({ key, native })}\n`);
   return native;
 }
 

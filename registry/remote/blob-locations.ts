@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { keepFile } from '../keep-file.js';
 import type { Digest } from '../oci/index.js';
 
 /**
@@ -30,15 +30,7 @@ export function fileBlobLocations(dir: string): BlobLocations {
       return repo && /^[a-z0-9]+(?:[._/-][a-z0-9]+)*$/.test(repo) ? repo : undefined;
     },
     async put(registry, digest, repository) {
-      const target = file(registry, digest);
-      const temp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
-      try {
-        await mkdir(join(dir, safe(registry)), { recursive: true });
-        await writeFile(temp, `${repository}\n`);
-        await rename(temp, target);
-      } catch {
-        await rm(temp, { force: true }).catch(() => undefined);
-      }
+      await keepFile(file(registry, digest), `${repository}\n`);
     },
   };
 }

@@ -1,7 +1,8 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { imageFromSource } from '../../../registry/image/index.js';
 import { LadingError, digestOf, type ContentSource, type Descriptor, type Digest } from '../../../registry/oci/index.js';
+import { keepFile } from '../../../registry/keep-file.js';
 import { openSink, openSource, type OpenOptions } from '../../../registry/open.js';
 import type { ImageReference } from '../../../registry/reference.js';
 import {
@@ -41,14 +42,8 @@ export function osPackagesFileCache(dir: string): OsPackagesCache {
       }
     },
     async put(key, components) {
-      try {
-        await mkdir(versioned, { recursive: true });
-        const temp = `${file(key)}.${process.pid}.tmp`;
-        await writeFile(temp, JSON.stringify(components));
-        await rename(temp, file(key));
-      } catch {
-        // a cache that cannot be written only costs the next build the reading
-      }
+      // a cache that cannot be written only costs the next build the reading
+      await keepFile(file(key), JSON.stringify(components));
     },
   };
 }

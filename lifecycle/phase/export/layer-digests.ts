@@ -1,6 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { keepFile } from '../../../registry/keep-file.js';
 import { TAR_FORMAT_VERSION } from '../../../registry/layers/index.js';
 import type { Digest } from '../../../registry/oci/index.js';
 import { treeStateAndShape } from '../../cache/index.js';
@@ -82,13 +83,5 @@ export async function recallDigest(dir: string, key: string): Promise<Remembered
 
 /** Remembers the diffID packed for `key`. The memo only saves time: failures are ignored. */
 export async function rememberDigest(dir: string, key: string, value: RememberedDigest): Promise<void> {
-  const file = memoFile(dir, key);
-  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    await mkdir(dir, { recursive: true });
-    await writeFile(tmp, `${JSON.stringify({ key, diffId: value.diffId, size: value.size })}\n`);
-    await rename(tmp, file);
-  } catch {
-    await rm(tmp, { force: true }).catch(() => undefined);
-  }
+  await keepFile(memoFile(dir, key), `${JSON.stringify({ key, diffId: value.diffId, size: value.size })}\n`);
 }

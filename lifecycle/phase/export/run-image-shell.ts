@@ -1,8 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import tar from 'tar-stream';
+import { keepFile } from '../../../registry/keep-file.js';
 import type { Image } from '../../../registry/oci/index.js';
+import { runImageKey } from '../run-packages.js';
 
 const SHELLS = ['bin/sh', 'usr/bin/sh'];
 
@@ -14,19 +15,11 @@ const SHELLS = ['bin/sh', 'usr/bin/sh'];
  */
 export async function runImageHasShell(image: Image, cacheDir?: string): Promise<boolean> {
   if (!cacheDir) return readShell(image);
-  const key = createHash('sha256').update(image.layers.map((l) => l.diffId).join('\n')).digest('hex');
-  const file = join(cacheDir, `${key}.shell`);
+  const file = join(cacheDir, `${runImageKey(image)}.shell`);
   const kept = await readFile(file, 'utf8').catch(() => undefined);
   if (kept === 'true\n' || kept === 'false\n') return kept === 'true\n';
   const found = await readShell(image);
-  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    await mkdir(cacheDir, { recursive: true });
-    await writeFile(tmp, `${found}\n`);
-    await rename(tmp, file);
-  } catch {
-    await rm(tmp, { force: true }).catch(() => undefined);
-  }
+  await keepFile(file, `${found}\n`);
   return found;
 }
 
