@@ -71,7 +71,7 @@ try {
   let first;
   const coldRun = (r) => {
     progress(`cold run ${r + 1}/${runs}`);
-    for (const c of ['downloads', 'layer-blobs', 'layer-digests']) rmSync(join(home, 'cache', c), { recursive: true, force: true });
+    for (const c of ['downloads', 'layer-blobs', 'layer-digests', 'layer-trees']) rmSync(join(home, 'cache', c), { recursive: true, force: true });
     coldNothing.push(timed(() => ladingBuild(coldRef('nothing', r), join(tmp, `cache-nothing-${r}`))).seconds);
     const l = timed(() => ladingBuild(coldRef('cold', r), join(tmp, `cache-cold-${r}`)));
     coldLading.push(l.seconds);

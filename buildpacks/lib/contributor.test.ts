@@ -1,10 +1,10 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { contributeLayer } from './contributor.js';
 import { Layers } from './layer.js';
-import { CONTENT_MARKER_SUFFIX, treeState, type ContentMarker } from './layer-content.js';
+import { CONTENT_MARKER_SUFFIX, OFFERS_DIR, treeState, type ContentMarker } from './layer-content.js';
 import { Logger } from './logger.js';
 
 const tmp: string[] = [];
@@ -138,6 +138,30 @@ describe('content markers (docs/lifecycle.md "Layer content keys")', () => {
     expect(await keyAt(here, { bp: v2 })).not.toBe(key);
     expect(await keyAt(here, { bp: v1, version: '24.2.0' })).not.toBe(key);
     expect(await keyAt(here, { bp: v1, inputs: { flavor: 'x' } })).not.toBe(key);
+  });
+
+  it('takes a tree the platform offers for the same key instead of building, with the metadata it was built with', async () => {
+    const bp = await program('v1');
+    const first = await setup();
+    await contributeLayer(first.layers, 'node', { types: { launch: true }, expected: { version: '24.1.0' }, content: { buildpackDir: bp }, build: fill }, first.logger);
+    const { key } = await marker(first.dir);
+    // the platform offers the same layer path's tree: here, the first build's layer under OFFERS_DIR
+    await rm(join(first.dir, `node${CONTENT_MARKER_SUFFIX}`));
+    await mkdir(join(first.dir, OFFERS_DIR));
+    await rename(join(first.dir, 'node'), join(first.dir, OFFERS_DIR, key));
+    await writeFile(join(first.dir, OFFERS_DIR, `${key}.json`), JSON.stringify({ version: 1, key, metadata: { version: '24.1.0', sha256: 'abc', extra: 'kept' } }));
+    let built = 0;
+    const counting = async (l: { path: string; metadata: Record<string, unknown> }) => { built++; await fill(l); };
+    const again = await contributeLayer(new Layers(first.dir, settings), 'node', { types: { launch: true }, expected: { version: '24.1.0' }, content: { buildpackDir: bp }, build: counting }, first.logger);
+    expect(built).toBe(0);
+    expect(again.layer.metadata).toEqual({ version: '24.1.0', sha256: 'abc', extra: 'kept' });
+    expect(await readFile(join(first.dir, 'node', 'bin', 'node'), 'utf8')).toBe('binary');
+    expect((await marker(first.dir)).key).toBe(key);
+    expect(first.lines.join('')).toContain("linked from lading's layer tree store");
+    // an offer for another key is not taken
+    const other = await program('v2');
+    await contributeLayer(new Layers(first.dir, settings), 'node', { types: { launch: true }, expected: { version: '24.2.0' }, content: { buildpackDir: other }, build: counting }, first.logger);
+    expect(built).toBe(1);
   });
 
   it('writes no marker for a reused layer, without a content declaration, or without a readable program, and drops a stale one on rebuild', async () => {

@@ -1,7 +1,7 @@
 import { parse, stringify } from 'smol-toml';
 import { BuildpackError } from './errors.js';
 import type { Layer, LayerTypes, Layers } from './layer.js';
-import { contentKey, programDigest, removeContentMarker, writeContentMarker } from './layer-content.js';
+import { contentKey, programDigest, removeContentMarker, takeOfferedTree, writeContentMarker } from './layer-content.js';
 import type { Logger } from './logger.js';
 import type { TomlTable } from './toml-file.js';
 
@@ -20,7 +20,10 @@ export interface LayerContribution {
    * (every file under `<buildpackDir>/bin`) and `inputs`: downloads verified against checksums in `expected`,
    * nothing from the clock, the network's answers or the host. A freshly built layer is then sealed with a
    * content marker (layer-content.ts), which lets lading's exporter reuse the diffID and blob of an earlier
-   * build with the same key instead of packing the directory again. Say it only when it is true.
+   * build with the same key instead of packing the directory again, and lets it offer that build's tree (the
+   * layer directory and `[metadata]`) to take instead of calling `build` (layer-content.ts `takeOfferedTree`):
+   * so `build` must also write nothing outside the layer directory but `layer.metadata`. Say it only when it
+   * is true.
    */
   content?: { buildpackDir: string; inputs?: Record<string, unknown> };
 }
@@ -83,19 +86,21 @@ export async function contributeLayer(layers: Layers, name: string, c: LayerCont
   logger.info(`Building layer ${name} (${reason})`);
   await layer.reset();
   await removeContentMarker(layer.path);
-  try {
-    await c.build(layer);
-  } catch (err) {
-    if (err instanceof BuildpackError) throw err;
-    throw new BuildpackError('BUILD_FAILED', `building layer ${name} failed: ${(err as Error).message ?? String(err)}`, { cause: err });
-  }
-  layer.metadata = { ...layer.metadata, ...c.expected };
-  if (c.content) {
-    const program = await programDigest(c.content.buildpackDir);
-    if (program) {
-      const key = contentKey({ program, layer: name, path: layer.path, types: layer.types, expected: c.expected, inputs: c.content.inputs ?? {} });
-      await writeContentMarker(layer.path, key);
+  const program = c.content ? await programDigest(c.content.buildpackDir) : undefined;
+  const key = c.content && program ? contentKey({ program, layer: name, path: layer.path, types: layer.types, expected: c.expected, inputs: c.content.inputs ?? {} }) : undefined;
+  const offered = key ? await takeOfferedTree(layers.dir, key, layer.path) : undefined;
+  if (offered) {
+    logger.info(`  The same content as an earlier build on this machine: linked from lading's layer tree store`);
+    layer.metadata = offered as TomlTable;
+  } else {
+    try {
+      await c.build(layer);
+    } catch (err) {
+      if (err instanceof BuildpackError) throw err;
+      throw new BuildpackError('BUILD_FAILED', `building layer ${name} failed: ${(err as Error).message ?? String(err)}`, { cause: err });
     }
   }
+  layer.metadata = { ...layer.metadata, ...c.expected };
+  if (key) await writeContentMarker(layer.path, key);
   return { layer, reused: false, reason };
 }

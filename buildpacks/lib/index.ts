@@ -21,7 +21,7 @@ export {
 export { LayerEnv, PROCESS_TYPE_RE, type EnvScope } from './env.js';
 export { BuildpackError, describeError, type BuildpackErrorCode } from './errors.js';
 export { Layer, Layers, RESERVED_LAYER_NAMES, type LayerTypes } from './layer.js';
-export { CONTENT_MARKER_SUFFIX, contentKey, contentMarkerPath, programDigest, treeState, type ContentMarker } from './layer-content.js';
+export { CONTENT_MARKER_SUFFIX, contentKey, contentMarkerPath, OFFERS_DIR, programDigest, takeOfferedTree, treeState, type ContentMarker } from './layer-content.js';
 export { classifyLicense, licenseRefFor, spdxLicenseId, type License } from './licenses.js';
 export { Logger, type LoggerOptions, type LogSink } from './logger.js';
 export { buildTable, launchTable, readStore, writeBuildResult, type BuildResult, type Label, type Process, type Slice } from './outputs.js';

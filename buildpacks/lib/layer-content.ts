@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync } from 'node:fs';
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -27,9 +27,9 @@ export interface ContentMarker {
 
 /**
  * What a directory tree looks like on disk: a sha256 over every entry's relative path, mode, size,
- * `dev:ino`, mtime and ctime (nanoseconds; the root's ctime left out), in sorted order. Any write, chmod,
- * rename, added or removed entry changes it (ctime cannot be set back by a user; a replaced file has a new
- * inode). The same definition as the lifecycle's `treeState` (lifecycle/cache/restored-trees.ts): the two
+ * `dev:ino`, mtime and ctime (nanoseconds; left out for the root and for files with more than one link), in
+ * sorted order. Any write, chmod, rename, added or removed entry changes it (ctime cannot be set back by a
+ * user; a replaced file has a new inode; a file linked elsewhere too is held by inode, size and mtime). The same definition as the lifecycle's `treeState` (lifecycle/cache/restored-trees.ts): the two
  * sides of the contract compute it independently, and test/layer-content-contract.test.ts holds them equal.
  */
 export function treeState(dir: string): string | undefined {
@@ -42,7 +42,10 @@ export function treeState(dir: string): string | undefined {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw err;
     }
-    hash.update(`${rel}\0${st.mode}\0${st.size}\0${st.dev}:${st.ino}\0${st.mtimeNs}\0${rel === '' ? '' : st.ctimeNs}\n`);
+    // ctime neither for the root (a rename sets it) nor for a file linked elsewhere too (the platform's layer
+    // tree store: any link or unlink anywhere sets it).
+    const ctime = rel === '' || (st.nlink > 1n && !st.isDirectory()) ? '' : `${st.ctimeNs}`;
+    hash.update(`${rel}\0${st.mode}\0${st.size}\0${st.dev}:${st.ino}\0${st.mtimeNs}\0${ctime}\n`);
     if (st.isDirectory()) {
       for (const name of readdirSync(path).sort()) visit(join(path, name), rel === '' ? name : `${rel}/${name}`);
     }
@@ -111,4 +114,37 @@ export async function writeContentMarker(layerDir: string, key: string): Promise
 
 export async function removeContentMarker(layerDir: string): Promise<void> {
   await rm(contentMarkerPath(layerDir), { force: true });
+}
+
+/**
+ * lading's layer tree store (docs/lifecycle.md "Layer tree store"): before the build, a trusting platform may
+ * offer the tree of a sealed layer an earlier build on the machine made, hard-linked into
+ * `<layers>/.lading-offers/<key>/` with `<key>.json` holding that layer's `[metadata]`. A buildpack about to
+ * fill a layer with the same content key may take it (one rename) instead of downloading and unpacking again.
+ * Other platforms offer nothing; the platform removes what was not taken after the build.
+ */
+export const OFFERS_DIR = '.lading-offers';
+
+/**
+ * Moves the tree offered for `key` to `layerPath` (an empty directory or none) and returns the `[metadata]` it
+ * was built with; undefined when nothing usable is offered (then `layerPath` is left as it was).
+ */
+export async function takeOfferedTree(layersDir: string, key: string, layerPath: string): Promise<Record<string, unknown> | undefined> {
+  const base = join(layersDir, OFFERS_DIR, key);
+  let offer: unknown;
+  try {
+    offer = JSON.parse(await readFile(`${base}.json`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+  const o = offer as { version?: unknown; key?: unknown; metadata?: unknown };
+  if (o?.version !== CONTENT_MARKER_VERSION || o.key !== key || !o.metadata || typeof o.metadata !== 'object' || Array.isArray(o.metadata)) return undefined;
+  try {
+    await rm(layerPath, { recursive: true, force: true });
+    await rename(base, layerPath);
+  } catch {
+    await mkdir(layerPath, { recursive: true });
+    return undefined;
+  }
+  return o.metadata as Record<string, unknown>;
 }

@@ -28,12 +28,19 @@ function walkTree(dir: string, onEntry: (rel: string, st: Stats, path: string) =
   return visit(dir, '');
 }
 
-// The root's ctime is left out: moving the tree (a rename) sets it, nothing else is learnt from it.
-const stateLine = (rel: string, st: Stats): string => `${rel}\0${st.mode}\0${st.size}\0${st.dev}:${st.ino}\0${st.mtimeNs}\0${rel === '' ? '' : st.ctimeNs}\n`;
+/**
+ * ctime is left out for the root (moving the tree, a rename, sets it; nothing else is learnt from it) and for
+ * a file or symlink with more than one link: its inode is shared with another tree (lading's layer tree store,
+ * docs/lifecycle.md "Layer tree store"), and every link or unlink of it anywhere sets its ctime. Such an entry is
+ * still held by its inode, mode, size and mtime.
+ */
+const stateCtime = (rel: string, st: Stats): string => (rel === '' || (st.nlink > 1n && !st.isDirectory()) ? '' : `${st.ctimeNs}`);
+const stateLine = (rel: string, st: Stats): string => `${rel}\0${st.mode}\0${st.size}\0${st.dev}:${st.ino}\0${st.mtimeNs}\0${stateCtime(rel, st)}\n`;
 
 /**
  * What a directory tree looks like on disk, as a hash of every entry's relative path, type, mode, size,
- * inode, mtime and ctime (nanoseconds; the root's ctime excepted). Any write, truncation, chmod, rename, added
+ * inode, mtime and ctime (nanoseconds; the root's ctime excepted, and that of files linked elsewhere too, see
+ * `stateCtime`). Any write, truncation, chmod, rename, added
  * or removed entry changes it: the kernel updates ctime on every change to an inode and a user cannot set it
  * back, and a replaced file has a new inode. Reading contents is not needed, so it costs one lstat per entry.
  * `undefined` when the tree does not exist. Buildpacks compute the same (buildpacks/lib/layer-content.ts) for
@@ -58,6 +65,15 @@ export function treeStateAndShape(dir: string): { state: string; shape: string }
     shape.update(`${rel}\0${st.mode}\0${kind}\n`);
   });
   return found ? { state: state.digest('hex'), shape: shape.digest('hex') } : undefined;
+}
+
+/**
+ * A tree's state without any ctime: for a tree whose inodes other trees share (lading's layer tree store), whose
+ * ctimes any link or unlink elsewhere sets. Held by every entry's path, mode, size, inode and mtime.
+ */
+export function linkedTreeState(dir: string): string | undefined {
+  const hash = createHash('sha256');
+  return walkTree(dir, (rel, st) => hash.update(`${rel}\0${st.mode}\0${st.size}\0${st.dev}:${st.ino}\0${st.mtimeNs}\n`)) ? hash.digest('hex') : undefined;
 }
 
 /** One layer directory a restore filled from a cache entry. */

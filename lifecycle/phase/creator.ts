@@ -10,7 +10,7 @@ import { platformFeatures, type PlatformFeatures, type ProjectDescriptor, type P
 import { analyze, readRunImage, type AnalyzeInput, type Analyzed } from './analyzer.js';
 import { writeBindings, type BindingVolume } from './bindings.js';
 import { runBuilder, type BuilderResult } from './builder.js';
-import { checkAppDir, checkSameTarget, copyAppDir, copySboms, makeBuildDir, requestedFlavor, writePlatformEnv, type FlavorChoice } from './create/index.js';
+import { checkAppDir, checkSameTarget, copyAppDir, copySboms, keepLayerTrees, makeBuildDir, offerLayerTrees, requestedFlavor, withdrawLayerTrees, writePlatformEnv, type FlavorChoice, type LayerTreeNote } from './create/index.js';
 import { runDetector, type DetectorResult } from './detector.js';
 import { exportImage, type ExportResult } from './exporter.js';
 import { restore, type RestoreResult } from './restorer.js';
@@ -62,6 +62,11 @@ export interface CreateInput {
    * (LADING_HOME/cache/layer-digests). Only for trusted buildpacks, like downloadStoreDir.
    */
   layerDigestsDir?: string;
+  /**
+   * The layer tree store (LADING_HOME/cache/layer-trees, create/layer-trees.ts): trees of sealed layers kept as
+   * hard links and offered to the next build. Only for trusted buildpacks, like downloadStoreDir.
+   */
+  layerTreesDir?: string;
   /** Service bindings (`--volume DIR:/platform/bindings/NAME`), copied to `<platform>/bindings/`. */
   bindings?: readonly BindingVolume[];
   /** Operator variables (builder.toml `[[build.env]]`). */
@@ -99,6 +104,8 @@ export interface CreateResult {
   exported: ExportResult;
   /** Seconds per phase. */
   durations: Record<CreatePhase, number>;
+  /** Layer trees offered to the buildpacks from the layer tree store, and trees kept in it (layerTreesDir). */
+  layerTrees: { offered: LayerTreeNote[]; kept: LayerTreeNote[] };
 }
 
 /**
@@ -177,8 +184,11 @@ export async function create(input: CreateInput): Promise<CreateResult> {
         ...(input.signal ? { signal: input.signal } : {}),
       }),
     );
-    const built = await phase('build', () =>
-      runBuilder({
+    const layerTrees: CreateResult['layerTrees'] = { offered: [], kept: [] };
+    const built = await phase('build', async () => {
+      const ids = detected.group.map((m) => m.id);
+      if (input.layerTreesDir) layerTrees.offered = await offerLayerTrees(input.layerTreesDir, dir.layersDir, ids);
+      const result = await runBuilder({
         ...processInputs,
         group: detected.group,
         plan: detected.plan,
@@ -186,8 +196,13 @@ export async function create(input: CreateInput): Promise<CreateResult> {
         tmpDir: dir.tmpDir,
         ...(input.onOutput ? { onOutput: input.onOutput } : {}),
         ...(warn ? { onWarning: warn } : {}),
-      }),
-    );
+      });
+      if (input.layerTreesDir) {
+        await withdrawLayerTrees(dir.layersDir, ids);
+        layerTrees.kept = await keepLayerTrees(input.layerTreesDir, dir.layersDir, ids);
+      }
+      return result;
+    });
     const project = projectMetadata(input.project);
     const exported = await phase('export', async () => {
       analyzed = await chooseRunImage(input, analyzed, built);
@@ -215,7 +230,7 @@ export async function create(input: CreateInput): Promise<CreateResult> {
     });
     if (input.reportDir) await writeReport(input.reportDir, exported.report);
     if (input.sbomDir) await copySboms(dir.layersDir, input.sbomDir);
-    return { analyzed, detected, restored, built, exported, durations };
+    return { analyzed, detected, restored, built, exported, durations, layerTrees };
   } catch (err) {
     await input.sink.abort().catch(() => undefined);
     if (input.signal?.aborted && !(isLadingError(err) && err.code === 'INTERRUPTED')) {

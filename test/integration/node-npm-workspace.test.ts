@@ -62,6 +62,9 @@ describe.skipIf(!requireTools('docker-registry', 'umoci', 'runc', 'apt-get', 'dp
     const fresh = await build(`${suite.registry.host}/node/npm-workspace-fresh:v1`, copyFixture('node-workspace', join(suite.tmp, 'ws-fresh')), [], join(suite.tmp, 'cache-fresh'));
     expect(fresh.code, fresh.stdout + fresh.stderr).toBe(0);
     expect(fresh.stdout + fresh.stderr).toContain('Running npm ci');
+    // Its runtime directory is the first build's tree, linked from the layer tree store, not unpacked again
+    // (docs/lifecycle.md "Layer tree store").
+    expect(fresh.stdout + fresh.stderr).toContain("linked from lading's layer tree store");
     expect(fresh.json<BuildJson>().digest).toBe(first.json<BuildJson>().digest);
     // The runtime layer was sealed by the buildpack (content marker) and this machine packed it before: its tar
     // is not read again, and the image is the same (docs/lifecycle.md "Layer content keys").

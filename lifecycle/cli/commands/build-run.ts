@@ -99,7 +99,13 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
       bindings,
       runPackagesCacheDir: join(storeHome({ env }), 'cache', 'run-packages'),
       // Machine-wide stores that take buildpacks at their word: for trusted (host-run) buildpacks only.
-      ...(selected?.isolation ? {} : { downloadStoreDir: join(storeHome({ env }), 'cache', 'downloads'), layerDigestsDir: join(storeHome({ env }), 'cache', 'layer-digests') }),
+      ...(selected?.isolation
+        ? {}
+        : {
+            downloadStoreDir: join(storeHome({ env }), 'cache', 'downloads'),
+            layerDigestsDir: join(storeHome({ env }), 'cache', 'layer-digests'),
+            layerTreesDir: join(storeHome({ env }), 'cache', 'layer-trees'),
+          }),
       blobCacheDir: join(storeHome({ env }), 'cache', 'layer-blobs'),
       ...(builder ? { buildConfigEnv: builder.buildEnv } : {}),
       hostEnv: env,

@@ -4,3 +4,4 @@ export * from './workspace.js';
 export * from './project-buildpacks.js';
 export * from './run-image-choice.js';
 export * from './default-builder.js';
+export * from './layer-trees.js';
