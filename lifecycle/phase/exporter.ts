@@ -509,8 +509,11 @@ async function writeCache(
   // Directories the build left exactly as restored, and those packed now and unchanged since, become the
   // cache's unpacked copies for the next restore (the first rebuild after a cold build then unpacks nothing).
   if (cache.keepTree) {
+    // A recalled layer was not read by this export (its state was measured once, at recall): nothing to re-check,
+    // like a layer left as restored. The next restore checks the state again before it trusts the copy.
+    const recalled = planned.filter((p) => p.packedState && p.reuse && p.recalled).map((p) => ({ diffId: p.reuse!.diffId, dir: p.owner!.layer.dir, state: p.packedState! }));
     const packed = [
-      ...planned.filter((p) => p.packedState && p.reuse).map((p) => ({ diffId: p.reuse!.diffId, dir: p.owner!.layer.dir, state: p.packedState! })),
+      ...planned.filter((p) => p.packedState && p.reuse && !p.recalled).map((p) => ({ diffId: p.reuse!.diffId, dir: p.owner!.layer.dir, state: p.packedState! })),
       ...pending.flatMap(({ layer }, i) => (pendingStates[i] ? [{ diffId: extra[i]!.diffId, dir: layer.dir, state: pendingStates[i]! }] : [])),
     ];
     const stillPacked = [];
@@ -518,6 +521,7 @@ async function writeCache(
     const trees = [
       ...planned.filter((p) => p.keptState).map((p) => ({ diffId: p.reuse!.diffId, dir: p.owner!.layer.dir, state: p.keptState! })),
       ...unchanged.values(),
+      ...recalled,
       ...stillPacked,
     ];
     for (const { diffId, dir, state } of trees) {
