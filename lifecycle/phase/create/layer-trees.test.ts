@@ -126,11 +126,18 @@ describe('the layer tree store (docs/lifecycle.md "Layer tree store")', () => {
     expect(await offerLayerTrees(store, next, [BP])).toEqual([{ buildpack: BP, layer: 'node', key: keys[1] }]);
   });
 
-  it('removes what a build that died while storing left behind, once it is stale', async () => {
-    const store = await trees.create({ 'tmp/fresh/entry.json': '{}', 'tmp/stale/entry.json': '{}' });
+  it('removes what a build that died while storing left behind, and entries no index names, once they are stale', async () => {
+    const [orphan, young, indexed] = ['orphan', 'young', 'indexed'].map(keyOf) as [string, string, string];
+    const store = await trees.create({
+      'tmp/fresh/entry.json': '{}', 'tmp/stale/entry.json': '{}',
+      [`entries/${orphan}/entry.json`]: '{}', [`entries/${young}/entry.json`]: '{}', [`entries/${indexed}/entry.json`]: '{}',
+      [`index/${escapeBuildpackId(BP)}.json`]: JSON.stringify({ version: 1, layers: { node: [indexed] } }),
+    });
     const old = new Date(Date.now() - 2 * 60 * 60 * 1000);
-    await utimes(join(store, 'tmp', 'stale'), old, old);
+    for (const p of ['tmp/stale', `entries/${orphan}`, `entries/${indexed}`]) await utimes(join(store, p), old, old);
     await keepLayerTrees(store, await trees.create(), [BP]);
     expect(await readdir(join(store, 'tmp'))).toEqual(['fresh']);
+    // a concurrent build's index write lost the orphan; the young one may still be about to be indexed
+    expect((await readdir(join(store, 'entries'))).sort()).toEqual([young, indexed].sort());
   });
 });

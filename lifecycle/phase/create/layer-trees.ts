@@ -25,7 +25,7 @@ const MARKER_SUFFIX = '.lading-content.json';
 const STORE_VERSION = 1;
 /** Trees kept per buildpack layer, the most recently used first; older ones are removed. */
 export const TREES_PER_LAYER = 2;
-/** A `tmp/` entry older than this was left by a build that died while storing: removed. */
+/** A `tmp/` entry (or an entry no index names) older than this was left by a build that died or lost a race: removed. */
 const STALE_TEMP_MS = 60 * 60 * 1000;
 
 interface StoreEntry {
@@ -229,12 +229,28 @@ async function markUsed(store: string, bp: string, used: ReadonlyArray<[string, 
   for (const key of dropped) await rm(entryDir(store, key), { recursive: true, force: true }).catch(() => undefined);
 }
 
-/** Removes what a build that died while storing left in `tmp/`. */
+/**
+ * Removes what a build that died while storing left in `tmp/`, and entries no index names: concurrent builds
+ * that stored trees of the same layer each write the index, and the last one wins, so the other's entry would
+ * otherwise stay for good. Only stale ones, so a build that has stored an entry and not yet indexed it keeps it.
+ */
 async function sweepTemp(store: string): Promise<void> {
+  const stale = async (path: string) => {
+    const st = await stat(path).catch(() => undefined);
+    return st !== undefined && Date.now() - st.mtimeMs > STALE_TEMP_MS;
+  };
   const tmp = join(store, 'tmp');
   for (const name of await readdir(tmp).catch(() => [] as string[])) {
-    const path = join(tmp, name);
-    const st = await stat(path).catch(() => undefined);
-    if (st && Date.now() - st.mtimeMs > STALE_TEMP_MS) await rm(path, { recursive: true, force: true }).catch(() => undefined);
+    if (await stale(join(tmp, name))) await rm(join(tmp, name), { recursive: true, force: true }).catch(() => undefined);
+  }
+  const entries = await readdir(join(store, 'entries')).catch(() => [] as string[]);
+  if (entries.length === 0) return;
+  const indexed = new Set<string>();
+  for (const file of await readdir(join(store, 'index')).catch(() => [] as string[])) {
+    const v = (await readJson(join(store, 'index', file))) as { layers?: Record<string, unknown> } | undefined;
+    for (const keys of Object.values(v?.layers ?? {})) if (Array.isArray(keys)) for (const k of keys) if (isKey(k)) indexed.add(k);
+  }
+  for (const key of entries) {
+    if (!indexed.has(key) && (await stale(entryDir(store, key)))) await rm(entryDir(store, key), { recursive: true, force: true }).catch(() => undefined);
   }
 }
