@@ -28,15 +28,20 @@ export async function putSbomReferrers(
   sink: ContentSink, subject: Descriptor, docs: readonly SbomDocument[],
   options: { created: string; scope: 'image' | 'os'; /** More manifest annotations (e.g. what the documents were made from). */ annotations?: Record<string, string> },
 ): Promise<Descriptor[]> {
-  await sink.putBlob(EMPTY, async () => Readable.from([EMPTY_JSON]));
+  const layers = docs.map((doc): Descriptor => ({
+    mediaType: SBOM_MEDIA_TYPES[doc.format], digest: digestOf(doc.bytes), size: doc.bytes.byteLength,
+    annotations: { 'org.opencontainers.image.title': SBOM_FILE_NAMES[doc.format] },
+  }));
+  // The blobs go up together; the manifests one after another, as a registry without the referrers API has
+  // each one added to the same referrers tag (read, then replaced).
+  await Promise.all([
+    sink.putBlob(EMPTY, async () => Readable.from([EMPTY_JSON])),
+    ...docs.map((doc, i) => sink.putBlob(layers[i]!, async () => Readable.from([doc.bytes]))),
+  ]);
   const out: Descriptor[] = [];
-  for (const doc of docs) {
+  for (const [i, doc] of docs.entries()) {
     const mediaType = SBOM_MEDIA_TYPES[doc.format];
-    const layer: Descriptor = {
-      mediaType, digest: digestOf(doc.bytes), size: doc.bytes.byteLength,
-      annotations: { 'org.opencontainers.image.title': SBOM_FILE_NAMES[doc.format] },
-    };
-    await sink.putBlob(layer, async () => Readable.from([doc.bytes]));
+    const layer = layers[i]!;
     const { bytes } = serializeManifest({
       schemaVersion: 2, mediaType: MediaType.OciManifest, artifactType: mediaType, config: EMPTY, layers: [layer],
       subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
