@@ -246,25 +246,26 @@ async function runExport(input: ExportInput, built: FileLayer[]): Promise<Export
     planned.push({ name: 'process-types', history: 'Buildpacks Process Types', kind: 'process-types', spec: { entries: config.scriptEntries } });
   }
   signal?.throwIfAborted();
-  for (const p of planned) {
-    if (p.kind !== 'launch' || !p.spec || !p.owner) continue;
-    const sealed = await recallSealed(input, p.owner.layer.dir, posix.join(layersMount, escapeBuildpackId(p.owner.bp.id), p.owner.layer.name), uid, gid);
-    if (sealed?.layer) {
-      built.push(sealed.layer);
-      p.reuse = sealed.layer;
-      p.recalled = true;
-      delete p.spec;
-      if (input.cache?.keepTree && p.owner.layer.types.cache) p.packedState = sealed.sealed.state;
-    } else if (sealed) {
-      p.sealed = sealed.sealed;
-    }
-  }
-  const toBuild = planned.filter((p) => p.spec);
-  // The cache-only layers are packed alongside the image's (they do not depend on it); the cache is written
-  // after the commit. A failure there is handled by saveCache (packed again, or a warning).
+  // The cache-only layers are packed alongside the image's (they do not depend on it), from now on, while the
+  // sealed layers are looked up (hashing a kept blob); the cache is written after the commit. A failure there
+  // is handled by saveCache (packed again, or a warning).
   const cachePacking = input.cache ? packCacheOnly(input, layersMount, uid, gid, built, true) : undefined;
   cachePacking?.catch(() => undefined);
   try {
+    await Promise.all(planned.map(async (p) => {
+      if (p.kind !== 'launch' || !p.spec || !p.owner) return;
+      const sealed = await recallSealed(input, p.owner.layer.dir, posix.join(layersMount, escapeBuildpackId(p.owner.bp.id), p.owner.layer.name), uid, gid);
+      if (sealed?.layer) {
+        built.push(sealed.layer);
+        p.reuse = sealed.layer;
+        p.recalled = true;
+        delete p.spec;
+        if (input.cache?.keepTree && p.owner.layer.types.cache) p.packedState = sealed.sealed.state;
+      } else if (sealed) {
+        p.sealed = sealed.sealed;
+      }
+    }));
+    const toBuild = planned.filter((p) => p.spec);
     return await exportWith(input, planned, toBuild, lifecycleBps, envByBp, config, built, cachePacking);
   } finally {
     // Nothing may still write into `built` once the caller disposes it.
