@@ -1,5 +1,5 @@
-import type { BigIntStats } from 'node:fs';
-import { lstat, readdir, readlink, stat } from 'node:fs/promises';
+import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
+import { lstat, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   LayerError,
@@ -67,6 +67,9 @@ export async function planLayer(spec: LayerSpec, settings: WriteSettings): Promi
   });
 }
 
+/** Entries listed between two turns of the event loop in `walkMapping`. */
+const WALK_SLICE = 2000;
+
 async function walkMapping(mapping: DirectoryMapping, settings: WriteSettings, add: (c: Candidate) => void): Promise<void> {
   const root = tarPathOf(mapping.target, `directory ${mapping.source}`);
   const uid = mapping.uid ?? settings.uid;
@@ -82,24 +85,31 @@ async function walkMapping(mapping: DirectoryMapping, settings: WriteSettings, a
   if (!top.isDirectory()) throw new LayerError('USAGE', `layer source ${mapping.source} is not a directory`);
   if (root !== '') add({ ...dir(root, uid, gid, mapping.source), implied: false });
 
+  // Synchronous calls, like the tree walks (lifecycle/cache/restored-trees.ts): an lstat through the thread
+  // pool costs several times the call itself, and a layer of node_modules has thousands of entries. The event
+  // loop gets a turn every WALK_SLICE entries, so uploads and other layers running alongside keep moving.
+  let sinceYield = 0;
   const walk = async (hostDir: string, rel: string): Promise<void> => {
     let names: Buffer[];
     try {
-      names = await readdir(hostDir, { encoding: 'buffer' });
+      names = readdirSync(hostDir, { encoding: 'buffer' });
     } catch (err) {
       throw ioError(err, `directory ${hostDir}`);
     }
     const decoded = names.map((raw) => utf8Name(raw, hostDir));
-    const stats = await Promise.all(
-      decoded.map(async (name) => {
-        const host = join(hostDir, name);
-        try {
-          return await lstat(host, { bigint: true });
-        } catch (err) {
-          throw ioError(err, `file ${host}`);
-        }
-      }),
-    );
+    const stats = decoded.map((name) => {
+      const host = join(hostDir, name);
+      try {
+        return lstatSync(host, { bigint: true });
+      } catch (err) {
+        throw ioError(err, `file ${host}`);
+      }
+    });
+    sinceYield += decoded.length;
+    if (sinceYield >= WALK_SLICE) {
+      sinceYield = 0;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
     for (let i = 0; i < decoded.length; i++) {
       const name = decoded[i] as string;
       const st = stats[i] as BigIntStats;
@@ -262,7 +272,7 @@ function utf8Name(raw: Buffer, hostDir: string): string {
 
 async function linkTargetOf(host: string): Promise<string> {
   try {
-    const raw = await readlink(host, { encoding: 'buffer' });
+    const raw = readlinkSync(host, { encoding: 'buffer' });
     const target = raw.toString('utf8');
     if (!Buffer.from(target, 'utf8').equals(raw)) throw new LayerError('UNSUPPORTED', `symlink ${host} has a target that is not valid UTF-8`);
     return target;

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import tar from 'tar-stream';
 import { ioError, type PlannedEntry } from './plan.js';
@@ -7,6 +7,11 @@ import { LayerError } from './spec.js';
 
 /** Files up to this size are read whole, ahead of time; larger ones are streamed. */
 const SMALL_FILE = 1 << 20;
+/**
+ * Files up to this size are read synchronously when their turn comes: open, stat, read and close through the
+ * thread pool cost several times the calls themselves, and most of a node_modules or npm cache is such files.
+ */
+const TINY_FILE = 64 << 10;
 const PREFETCH_FILES = 64;
 const PREFETCH_BYTES = 32 << 20;
 
@@ -91,6 +96,18 @@ class Prefetcher {
   }
 
   async take(index: number): Promise<Buffer> {
+    const e = this.#plan[index] as PlannedEntry;
+    if (e.size <= TINY_FILE) {
+      this.#fill(index + 1);
+      let buf: Buffer;
+      try {
+        buf = readFileSync(e.source as string);
+      } catch (err) {
+        throw ioError(err, `file ${e.source}`);
+      }
+      if (buf.byteLength !== e.size) throw changed(e, buf.byteLength);
+      return buf;
+    }
     this.#fill(index);
     const read = this.#reads.get(index) as Promise<Buffer>;
     this.#reads.delete(index);
@@ -105,7 +122,7 @@ class Prefetcher {
     while (this.#next < this.#plan.length && this.#reads.size < PREFETCH_FILES && (this.#bytes < PREFETCH_BYTES || this.#reads.size === 0)) {
       const i = this.#next++;
       const e = this.#plan[i] as PlannedEntry;
-      if (e.type !== 'file' || e.source === undefined || e.size > SMALL_FILE) continue;
+      if (e.type !== 'file' || e.source === undefined || e.size > SMALL_FILE || e.size <= TINY_FILE) continue;
       this.#bytes += e.size;
       const p = readFile(e.source).then(
         (buf) => {
