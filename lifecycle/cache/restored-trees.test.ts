@@ -3,7 +3,8 @@ import { appendFile, chmod, mkdir, rename, rm, symlink, writeFile } from 'node:f
 import { join } from 'node:path';
 import type { Digest } from '../../registry/oci/index.js';
 import { tempTrees } from '../../test/support/temp-tree.js';
-import { noteRestoredTree, treeState, unchangedRestoredTree } from './index.js';
+import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { linkedTreeState, linkTreeState, noteRestoredTree, treeState, unchangedRestoredTree } from './index.js';
 
 const trees = tempTrees('lading-tree-state-');
 afterEach(() => trees.cleanup());
@@ -55,5 +56,25 @@ describe('restored layer trees: is a restored cache layer still what the cache h
     expect(await unchangedRestoredTree({}, dir, '/layers/bp/l')).toBeUndefined();
     expect(await unchangedRestoredTree(cache, dir, '/other/bp/l')).toBeUndefined();
     expect(await unchangedRestoredTree(cache, join(dir, 'x'), '/layers/bp/l')).toBeUndefined();
+  });
+});
+
+describe('linkTreeState: a tree hard-linked elsewhere, and its linked state, in one walk', () => {
+  it('makes the same tree of the same files and returns what linkedTreeState says of the source', async () => {
+    const from = await trees.create({ 'bin/node': 'binary', 'lib/a/b.js': 'b' }, ['empty']);
+    await chmod(join(from, 'bin/node'), 0o755);
+    await symlink('node', join(from, 'bin/nodejs'));
+    await chmod(join(from, 'lib'), 0o555);
+    const to = join(await trees.create(), 'copy');
+    const state = linkTreeState(from, to);
+    expect(state).toBe(linkedTreeState(from));
+    expect(lstatSync(join(to, 'bin/node')).ino).toBe(lstatSync(join(from, 'bin/node')).ino);
+    expect(lstatSync(join(to, 'bin/node')).mode & 0o777).toBe(0o755);
+    expect(readlinkSync(join(to, 'bin/nodejs'))).toBe('node');
+    expect(lstatSync(join(to, 'lib')).mode & 0o777).toBe(0o555);
+    expect(readdirSync(join(to, 'empty'))).toEqual([]);
+    expect(linkTreeState(join(from, 'missing'), join(to, 'x'))).toBeUndefined();
+    await chmod(join(from, 'lib'), 0o755);
+    await chmod(join(to, 'lib'), 0o755);
   });
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
+import { chmodSync, linkSync, lstatSync, mkdirSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import type { Digest } from '../../registry/oci/index.js';
 
@@ -73,7 +73,35 @@ export function treeStateAndShape(dir: string): { state: string; shape: string }
  */
 export function linkedTreeState(dir: string): string | undefined {
   const hash = createHash('sha256');
-  return walkTree(dir, (rel, st) => hash.update(`${rel}\0${st.mode}\0${st.size}\0${st.dev}:${st.ino}\0${st.mtimeNs}\n`)) ? hash.digest('hex') : undefined;
+  return walkTree(dir, (rel, st) => hash.update(linkedStateLine(rel, st))) ? hash.digest('hex') : undefined;
+}
+
+const linkedStateLine = (rel: string, st: Stats): string => `${rel}\0${st.mode}\0${st.size}\0${st.dev}:${st.ino}\0${st.mtimeNs}\n`;
+
+/**
+ * Links the tree `from` at `to` (which must not exist: directories made with the same modes, files and
+ * symlinks hard-linked) and returns `linkedTreeState(from)`, taken in the same walk (linking changes none of
+ * what it holds); undefined when `from` does not exist. Throws on a socket, fifo or device and on any failure,
+ * leaving `to` partly made.
+ */
+export function linkTreeState(from: string, to: string): string | undefined {
+  const hash = createHash('sha256');
+  const dirs: Array<[string, number]> = [];
+  const found = walkTree(from, (rel, st, path) => {
+    hash.update(linkedStateLine(rel, st));
+    const target = rel === '' ? to : join(to, rel);
+    if (st.isDirectory()) {
+      mkdirSync(target);
+      dirs.push([target, Number(st.mode & 0o7777n)]);
+    } else if (st.isFile() || st.isSymbolicLink()) {
+      linkSync(path, target);
+    } else {
+      throw new Error(`${path}: not a file, directory or symlink`);
+    }
+  });
+  // modes last, deepest first: a read-only directory is filled before it becomes read-only
+  for (const [dir, mode] of dirs.reverse()) chmodSync(dir, mode);
+  return found ? hash.digest('hex') : undefined;
 }
 
 /** One layer directory a restore filled from a cache entry. */

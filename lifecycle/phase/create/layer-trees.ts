@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, linkSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'smol-toml';
 import { keepFile } from '../../../registry/keep-file.js';
 import { escapeBuildpackId } from '../../buildpack/index.js';
-import { linkedTreeState, treeState } from '../../cache/index.js';
+import { linkedTreeState, linkTreeState, treeState } from '../../cache/index.js';
 
 /**
  * The layer tree store (docs/lifecycle.md "Layer tree store"), for trusted buildpacks only: the directory tree
@@ -76,24 +75,6 @@ async function readIndex(store: string, bp: string): Promise<Record<string, stri
 }
 
 /**
- * Links the tree `from` at `to` (which must not exist): directories made with the same modes, files and
- * symlinks hard-linked. Synchronous on purpose, like the tree walks: ~2,500 entries through the thread pool
- * cost several times the calls themselves. Throws on anything else (a socket, a fifo) and on any failure.
- */
-function linkTree(from: string, to: string): void {
-  const st = lstatSync(from);
-  mkdirSync(to);
-  for (const e of readdirSync(from, { withFileTypes: true })) {
-    const source = join(from, e.name);
-    const target = join(to, e.name);
-    if (e.isDirectory()) linkTree(source, target);
-    else if (e.isFile() || e.isSymbolicLink()) linkSync(source, target);
-    else throw new Error(`${source}: not a file, directory or symlink`);
-  }
-  chmodSync(to, st.mode & 0o7777);
-}
-
-/**
  * Offers the most recently used stored tree of each layer of `buildpacks` that has no directory in `layersDir`
  * now (not restored). Best effort: a store that cannot be read, a damaged entry (removed) or a failed link
  * offers nothing for that layer.
@@ -108,17 +89,18 @@ export async function offerLayerTrees(store: string, layersDir: string, buildpac
       const entry = await readEntry(store, key);
       if (!entry || entry.buildpack !== bp || entry.layer !== layer) continue;
       const tree = join(entryDir(store, key), 'tree');
-      if (linkedTreeState(tree) !== entry.state) {
-        // Changed in place through a link since it was stored: not the sealed content any more.
-        await rm(entryDir(store, key), { recursive: true, force: true }).catch(() => undefined);
-        continue;
-      }
       const offers = join(bpDir, OFFERS_DIR);
       const partial = join(offers, `.partial-${key}`);
       try {
         await mkdir(offers, { recursive: true });
         await rm(partial, { recursive: true, force: true });
-        linkTree(tree, partial);
+        // linked and checked in one walk
+        if (linkTreeState(tree, partial) !== entry.state) {
+          // Changed in place through a link since it was stored: not the sealed content any more.
+          await rm(partial, { recursive: true, force: true });
+          await rm(entryDir(store, key), { recursive: true, force: true }).catch(() => undefined);
+          continue;
+        }
         await rename(partial, join(offers, key));
         await writeFile(join(offers, `${key}.json`), `${JSON.stringify({ version: STORE_VERSION, key, metadata: entry.metadata })}\n`);
         offered.push({ buildpack: bp, layer, key });
@@ -167,7 +149,7 @@ export async function keepLayerTrees(store: string, layersDir: string, buildpack
       let stored = false;
       try {
         await mkdir(temp, { recursive: true });
-        linkTree(dir, join(temp, 'tree'));
+        linkTreeState(dir, join(temp, 'tree'));
         const state = linkedTreeState(join(temp, 'tree'));
         if (state === undefined) throw new Error('vanished');
         const entry: StoreEntry = { version: STORE_VERSION, key, buildpack: bp, layer, metadata, state };
