@@ -29,8 +29,9 @@ export interface ContentMarker {
  * What a directory tree looks like on disk: a sha256 over every entry's relative path, mode, size,
  * `dev:ino`, mtime and ctime (nanoseconds; left out for the root and for files with more than one link), in
  * sorted order. Any write, chmod, rename, added or removed entry changes it (ctime cannot be set back by a
- * user; a replaced file has a new inode; a file linked elsewhere too is held by inode, size and mtime). The same definition as the lifecycle's `treeState` (lifecycle/cache/restored-trees.ts): the two
- * sides of the contract compute it independently, and test/layer-content-contract.test.ts holds them equal.
+ * user; a replaced file has a new inode; a file linked elsewhere too is held by inode, size and mtime). The
+ * same definition as the lifecycle's `treeState` (lifecycle/cache/restored-trees.ts): the two sides of the
+ * contract compute it independently, and test/layer-content-contract.test.ts holds them equal.
  */
 export function treeState(dir: string): string | undefined {
   const hash = createHash('sha256');
@@ -124,6 +125,8 @@ export async function removeContentMarker(layerDir: string): Promise<void> {
  * Other platforms offer nothing; the platform removes what was not taken after the build.
  */
 export const OFFERS_DIR = '.lading-offers';
+/** The format of `<key>.json` (the lifecycle's lifecycle/phase/create/layer-trees.ts writes it). */
+const OFFER_VERSION = 1;
 
 /**
  * Moves the tree offered for `key` to `layerPath` (an empty directory or none) and returns the `[metadata]` it
@@ -138,7 +141,7 @@ export async function takeOfferedTree(layersDir: string, key: string, layerPath:
     return undefined;
   }
   const o = offer as { version?: unknown; key?: unknown; metadata?: unknown };
-  if (o?.version !== CONTENT_MARKER_VERSION || o.key !== key || !o.metadata || typeof o.metadata !== 'object' || Array.isArray(o.metadata)) return undefined;
+  if (o?.version !== OFFER_VERSION || o.key !== key || !o.metadata || typeof o.metadata !== 'object' || Array.isArray(o.metadata)) return undefined;
   try {
     await rm(layerPath, { recursive: true, force: true });
     await rename(base, layerPath);

@@ -40,8 +40,7 @@ const stateLine = (rel: string, st: Stats): string => `${rel}\0${st.mode}\0${st.
 /**
  * What a directory tree looks like on disk, as a hash of every entry's relative path, type, mode, size,
  * inode, mtime and ctime (nanoseconds; the root's ctime excepted, and that of files linked elsewhere too, see
- * `stateCtime`). Any write, truncation, chmod, rename, added
- * or removed entry changes it: the kernel updates ctime on every change to an inode and a user cannot set it
+ * `stateCtime`). Any write, truncation, chmod, rename, added or removed entry changes it: the kernel updates ctime on every change to an inode and a user cannot set it
  * back, and a replaced file has a new inode. Reading contents is not needed, so it costs one lstat per entry.
  * `undefined` when the tree does not exist. Buildpacks compute the same (buildpacks/lib/layer-content.ts) for
  * content markers.

@@ -126,7 +126,7 @@ describe('the layer tree store (docs/lifecycle.md "Layer tree store")', () => {
     expect(await offerLayerTrees(store, next, [BP])).toEqual([{ buildpack: BP, layer: 'node', key: keys[1] }]);
   });
 
-  it('removes what a build that died while storing left behind, and entries no index names, once they are stale', async () => {
+  it('a build that stores removes what a build that died while storing left behind, and entries no index names, once they are stale', async () => {
     const [orphan, young, indexed] = ['orphan', 'young', 'indexed'].map(keyOf) as [string, string, string];
     const store = await trees.create({
       'tmp/fresh/entry.json': '{}', 'tmp/stale/entry.json': '{}',
@@ -135,9 +135,15 @@ describe('the layer tree store (docs/lifecycle.md "Layer tree store")', () => {
     });
     const old = new Date(Date.now() - 2 * 60 * 60 * 1000);
     for (const p of ['tmp/stale', `entries/${orphan}`, `entries/${indexed}`]) await utimes(join(store, p), old, old);
+    // a build that stores nothing cleans nothing up
     await keepLayerTrees(store, await trees.create(), [BP]);
+    expect((await readdir(join(store, 'tmp'))).sort()).toEqual(['fresh', 'stale']);
+    const layers = await trees.create();
+    const stored = keyOf('stored');
+    await sealedLayer(layers, 'headers', stored, { 'include/node.h': 'h' });
+    await keepLayerTrees(store, layers, [BP]);
     expect(await readdir(join(store, 'tmp'))).toEqual(['fresh']);
     // a concurrent build's index write lost the orphan; the young one may still be about to be indexed
-    expect((await readdir(join(store, 'entries'))).sort()).toEqual([young, indexed].sort());
+    expect((await readdir(join(store, 'entries'))).sort()).toEqual([young, indexed, stored].sort());
   });
 });

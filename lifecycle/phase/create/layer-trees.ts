@@ -5,6 +5,7 @@ import { parse } from 'smol-toml';
 import { keepFile } from '../../../registry/keep-file.js';
 import { escapeBuildpackId } from '../../buildpack/index.js';
 import { linkedTreeState, linkTreeState, treeState } from '../../cache/index.js';
+import { CONTENT_MARKER_SUFFIX, readContentMarker, restateContentMarker } from '../export/index.js';
 
 /**
  * The layer tree store (docs/lifecycle.md "Layer tree store"), for trusted buildpacks only: the directory tree
@@ -20,8 +21,9 @@ import { linkedTreeState, linkTreeState, treeState } from '../../cache/index.js'
  * changed after sealing is never stored (its tree state no longer matches the marker).
  */
 export const OFFERS_DIR = '.lading-offers';
-const MARKER_SUFFIX = '.lading-content.json';
 const STORE_VERSION = 1;
+/** The format of `<key>.json` beside an offered tree; buildpacks/lib/layer-content.ts reads it (OFFER_VERSION). */
+const OFFER_VERSION = 1;
 /** Trees kept per buildpack layer, the most recently used first; older ones are removed. */
 export const TREES_PER_LAYER = 2;
 /** A `tmp/` entry (or an entry no index names) older than this was left by a build that died or lost a race: removed. */
@@ -102,7 +104,7 @@ export async function offerLayerTrees(store: string, layersDir: string, buildpac
           continue;
         }
         await rename(partial, join(offers, key));
-        await writeFile(join(offers, `${key}.json`), `${JSON.stringify({ version: STORE_VERSION, key, metadata: entry.metadata })}\n`);
+        await writeFile(join(offers, `${key}.json`), `${JSON.stringify({ version: OFFER_VERSION, key, metadata: entry.metadata })}\n`);
         offered.push({ buildpack: bp, layer, key });
       } catch {
         // another filesystem (EXDEV), the entry pruned meanwhile, no space: build it as usual
@@ -126,18 +128,16 @@ export async function withdrawLayerTrees(layersDir: string, buildpacks: readonly
  */
 export async function keepLayerTrees(store: string, layersDir: string, buildpacks: readonly string[]): Promise<LayerTreeNote[]> {
   const kept: LayerTreeNote[] = [];
-  await sweepTemp(store);
   for (const bp of buildpacks) {
     const bpDir = join(layersDir, escapeBuildpackId(bp));
-    const names = (await readdir(bpDir).catch(() => [] as string[])).filter((n) => n.endsWith(MARKER_SUFFIX)).sort();
+    const names = (await readdir(bpDir).catch(() => [] as string[])).filter((n) => n.endsWith(CONTENT_MARKER_SUFFIX)).sort();
     const used: Array<[string, string]> = [];
     for (const file of names) {
-      const layer = file.slice(0, -MARKER_SUFFIX.length);
-      const markerPath = join(bpDir, file);
-      const marker = (await readJson(markerPath)) as { version?: unknown; key?: unknown; state?: unknown } | undefined;
-      if (!marker || marker.version !== STORE_VERSION || !isKey(marker.key) || typeof marker.state !== 'string') continue;
-      const key = marker.key;
+      const layer = file.slice(0, -CONTENT_MARKER_SUFFIX.length);
       const dir = join(bpDir, layer);
+      const marker = await readContentMarker(dir);
+      if (!marker) continue;
+      const key = marker.key;
       if (await readEntry(store, key)) {
         used.push([layer, key]);
         continue;
@@ -150,6 +150,7 @@ export async function keepLayerTrees(store: string, layersDir: string, buildpack
       try {
         await mkdir(temp, { recursive: true });
         linkTreeState(dir, join(temp, 'tree'));
+        // the store tree's own state: its directories are new inodes, so it differs from the layer's
         const state = linkedTreeState(join(temp, 'tree'));
         if (state === undefined) throw new Error('vanished');
         const entry: StoreEntry = { version: STORE_VERSION, key, buildpack: bp, layer, metadata, state };
@@ -164,7 +165,7 @@ export async function keepLayerTrees(store: string, layersDir: string, buildpack
       }
       // Links were made (and maybe removed): the sealed tree's state is now this.
       const state = await treeState(dir);
-      if (state !== undefined) await writeFile(markerPath, `${JSON.stringify({ ...marker, state })}\n`);
+      if (state !== undefined) await restateContentMarker(dir, marker, state);
       if (stored) {
         kept.push({ buildpack: bp, layer, key });
         used.push([layer, key]);
@@ -172,6 +173,8 @@ export async function keepLayerTrees(store: string, layersDir: string, buildpack
     }
     if (used.length > 0) await markUsed(store, bp, used);
   }
+  // Only a build that stores has anything to clean up after (not every no-op rebuild).
+  if (kept.length > 0) await sweepStale(store);
   return kept;
 }
 
@@ -215,8 +218,9 @@ async function markUsed(store: string, bp: string, used: ReadonlyArray<[string, 
  * Removes what a build that died while storing left in `tmp/`, and entries no index names: concurrent builds
  * that stored trees of the same layer each write the index, and the last one wins, so the other's entry would
  * otherwise stay for good. Only stale ones, so a build that has stored an entry and not yet indexed it keeps it.
+ * Run by a build that stored a tree.
  */
-async function sweepTemp(store: string): Promise<void> {
+async function sweepStale(store: string): Promise<void> {
   const stale = async (path: string) => {
     const st = await stat(path).catch(() => undefined);
     return st !== undefined && Date.now() - st.mtimeMs > STALE_TEMP_MS;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { keepFile } from '../../../registry/keep-file.js';
 import { TAR_FORMAT_VERSION } from '../../../registry/layers/index.js';
@@ -17,6 +17,33 @@ import { treeStateAndShape } from '../../cache/index.js';
  */
 export const CONTENT_MARKER_SUFFIX = '.lading-content.json';
 const CONTENT_MARKER_VERSION = 1;
+
+/** A well-formed content marker: the buildpack's key and the tree state it sealed. */
+export interface ContentMarker {
+  key: string;
+  state: string;
+}
+
+/** The content marker beside `layerDir`, undefined when there is none or it is malformed. */
+export async function readContentMarker(layerDir: string): Promise<ContentMarker | undefined> {
+  let marker: unknown;
+  try {
+    marker = JSON.parse(await readFile(`${layerDir}${CONTENT_MARKER_SUFFIX}`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+  const m = marker as { version?: unknown; key?: unknown; state?: unknown };
+  if (m?.version !== CONTENT_MARKER_VERSION || typeof m.key !== 'string' || !/^[0-9a-f]{64}$/.test(m.key) || typeof m.state !== 'string') return undefined;
+  return { key: m.key, state: m.state };
+}
+
+/**
+ * Records `state` as the sealed state of `layerDir`, whose content is unchanged but whose tree state moved (the
+ * layer tree store linked its files: their change times no longer count).
+ */
+export async function restateContentMarker(layerDir: string, marker: ContentMarker, state: string): Promise<void> {
+  await writeFile(`${layerDir}${CONTENT_MARKER_SUFFIX}`, `${JSON.stringify({ version: CONTENT_MARKER_VERSION, key: marker.key, state })}\n`);
+}
 
 /** How the exporter packs a layer directory: everything besides the tree that shapes the tar. */
 export interface TarPlacement {
@@ -43,14 +70,8 @@ export interface RememberedDigest {
  * undefined (no marker, a malformed one, or a directory changed after sealing).
  */
 export async function sealedLayer(layerDir: string, tar: TarPlacement): Promise<SealedLayer | undefined> {
-  let marker: unknown;
-  try {
-    marker = JSON.parse(await readFile(`${layerDir}${CONTENT_MARKER_SUFFIX}`, 'utf8'));
-  } catch {
-    return undefined;
-  }
-  const m = marker as { version?: unknown; key?: unknown; state?: unknown };
-  if (m?.version !== CONTENT_MARKER_VERSION || typeof m.key !== 'string' || !/^[0-9a-f]{64}$/.test(m.key) || typeof m.state !== 'string') return undefined;
+  const m = await readContentMarker(layerDir);
+  if (!m) return undefined;
   const tree = treeStateAndShape(layerDir);
   if (!tree || tree.state !== m.state) return undefined;
   const memoKey = createHash('sha256')
