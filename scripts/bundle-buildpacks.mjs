@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Bundles each TypeScript buildpack into its own directory, so a buildpack dir is self-contained: it runs
 // wherever a lifecycle mounts it (lading mounts it at /cnb/buildpacks/<id>/<version>; pack copies it into a
-// builder image) without reaching back into this repository. One ESM entry (bin/main.mjs) per buildpack, node
+// builder image) without reaching back into this repository. One ESM entry (bin/main.mjs) per buildpack (and
+// bin/detect.mjs where it has a src/detect.ts), node
 // builtins left external, everything else (the SDK, smol-toml, semver, …) inlined; what the code imports
 // dynamically (undici, execa on paths a rebuild rarely takes) goes to bin/chunks/, so a detect or a no-op build
 // does not parse a megabyte it never runs. Output files are generated (.gitignore).
@@ -20,7 +21,13 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export function bundles() {
   const ours = readdirSync(join(root, 'buildpacks'), { withFileTypes: true })
     .filter((d) => d.isDirectory() && existsSync(join(root, 'buildpacks', d.name, 'buildpack.toml')) && existsSync(join(root, 'buildpacks', d.name, 'src', 'main.ts')))
-    .map((d) => ({ entry: `buildpacks/${d.name}/src/main.ts`, dirs: [`buildpacks/${d.name}`] }));
+    .map((d) => ({
+      entry: `buildpacks/${d.name}/src/main.ts`,
+      // src/detect.ts (exporting `detect`), where a buildpack has one, also goes to bin/detect.mjs for
+      // bin/detect: detection without the build's code, which a detect would otherwise parse on every build
+      ...(existsSync(join(root, 'buildpacks', d.name, 'src', 'detect.ts')) ? { detect: `buildpacks/${d.name}/src/detect.ts` } : {}),
+      dirs: [`buildpacks/${d.name}`],
+    }));
   const fixtures = { entry: 'buildpacks/lib/testing/main.ts', dirs: ['greeter', 'cacher', 'sbom-writer', 'npm-fetcher'].map((n) => `test/fixtures/buildpacks/sdk/${n}`) };
   return [...ours, fixtures];
 }
@@ -31,32 +38,69 @@ export function bundles() {
  * `import()` of a CommonJS package yields only `default` in a split bundle (Node's own loader also names the
  * exports), so such code reads `m.default ?? m` (see buildpacks/lib/dependency/http.ts).
  */
-export async function splitEsmBundle(entryPoints, outdir, { quiet = false, external = [] } = {}) {
+export async function splitEsmBundle(entryPoints, outdir, { quiet = false, external = [], pure = PURE_PACKAGES } = {}) {
   rmSync(join(outdir, 'chunks'), { recursive: true, force: true });
-  await build({
-    entryPoints,
-    outdir,
-    splitting: true,
-    chunkNames: 'chunks/[name]-[hash]',
-    outExtension: { '.js': '.mjs' },
+  await build({ ...esmOptions({ quiet, external, pure }), entryPoints, outdir, splitting: true, chunkNames: 'chunks/[name]-[hash]', outExtension: { '.js': '.mjs' } });
+}
+
+/**
+ * bin/detect.mjs: `main()` running the SDK's runDetect with `detect` exported by `detectModule`, as one
+ * self-contained file (no chunks). Split with main.mjs, esbuild would put every module both reach through the
+ * SDK's barrel into one shared chunk, which is most of the build's code.
+ */
+export async function detectBundle(detectModule, outfile, { quiet = false, pure = PURE_PACKAGES } = {}) {
+  const contents = [
+    `import { detect } from ${JSON.stringify(detectModule)};`,
+    `import { runDetect } from ${JSON.stringify(join(root, 'buildpacks', 'lib', 'entry.ts'))};`,
+    'export const main = () => runDetect(detect);',
+  ].join('\n');
+  await build({ ...esmOptions({ quiet, external: [], pure }), stdin: { contents, resolveDir: dirname(detectModule), sourcefile: 'detect-entry.ts', loader: 'ts' }, outfile });
+}
+
+function esmOptions({ quiet, external, pure }) {
+  return {
     bundle: true,
     platform: 'node',
     format: 'esm',
     target: 'node20',
     legalComments: 'none',
     external,
+    plugins: [sideEffectFree(pure)],
     logLevel: quiet ? 'error' : 'warning',
     // CommonJS dependencies inside an ESM bundle need a require of their own.
     banner: { js: "import { createRequire as __ladingRequire } from 'node:module'; const require = __ladingRequire(import.meta.url);" },
-  });
+  };
+}
+
+/**
+ * Packages whose modules only define things when loaded. They do not say so in their package.json
+ * (`sideEffects`), so esbuild keeps every `import` of them even where nothing imported is used: a detect that
+ * never compares versions would load all of semver (70 KB) through the SDK's barrel. Marking them lets an
+ * unused import go.
+ */
+export const PURE_PACKAGES = ['semver', 'spdx-license-ids', 'spdx-exceptions', 'smol-toml'];
+
+function sideEffectFree(packages) {
+  const filter = new RegExp(`^(${packages.join('|')})(/|$)`); // package names: letters, digits, '-'
+  return {
+    name: 'side-effect-free',
+    setup(b) {
+      b.onResolve({ filter }, async (args) => {
+        if (args.pluginData?.sideEffectFree) return undefined;
+        const r = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: { sideEffectFree: true } });
+        return r.errors.length ? { errors: r.errors } : { ...r, sideEffects: false };
+      });
+    },
+  };
 }
 
 export async function bundleBuildpacks({ quiet = false } = {}) {
-  for (const { entry, dirs } of bundles()) {
+  for (const { entry, detect, dirs } of bundles()) {
     for (const dir of dirs) {
       const outdir = join(root, dir, 'bin');
       const outfile = join(outdir, 'main.mjs');
       await splitEsmBundle({ main: join(root, entry) }, outdir, { quiet });
+      if (detect) await detectBundle(join(root, detect), join(outdir, 'detect.mjs'), { quiet });
       if (!quiet) process.stderr.write(`bundled ${entry} → ${relative(root, outfile)}\n`);
     }
   }

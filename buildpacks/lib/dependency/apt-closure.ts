@@ -1,7 +1,6 @@
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { execa } from 'execa';
 import { BuildpackError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { debPurl, parseAptRecords, type AptRecord } from './apt-source.js';
@@ -123,6 +122,7 @@ export function parseAptDepends(text: string): Map<string, DepGroup[]> {
 }
 
 async function run(cmd: string, args: string[], env: Env | undefined, cwd?: string): Promise<string> {
+  const { execa } = await import('execa');
   try {
     return (await execa(cmd, args, { ...(cwd ? { cwd } : {}), env: { ...(env ?? process.env), LC_ALL: 'C' }, extendEnv: false, timeout: 600_000, maxBuffer: 256 * 1024 * 1024 })).stdout;
   } catch (err) {
@@ -279,6 +279,7 @@ export async function installDebs(debs: readonly ResolvedDeb[], dest: string, op
   const dir = opts.cacheDir ?? (await mkdtemp(join(tmpdir(), 'lading-debs-')));
   const files = await download(debs, dir, opts.env, opts.logger);
   await mkdir(dest, { recursive: true });
+  const { execa } = await import('execa');
   for (const d of debs) {
     const deb = files.get(d.name) as string;
     try {

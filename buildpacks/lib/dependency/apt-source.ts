@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import semver from 'semver';
 import { BuildpackError } from '../errors.js';
 import type { Layers } from '../layer.js';
@@ -81,6 +80,8 @@ export class AptSource implements DependencySource {
   }
 
   async #run(cmd: string, args: string[], cwd?: string): Promise<string> {
+    // execa on first use: a buildpack that never asks apt does not load it
+    const { execa } = await import('execa');
     try {
       const r = await execa(cmd, args, { ...(cwd ? { cwd } : {}), env: { ...(this.#opts.env ?? process.env), LC_ALL: 'C' }, extendEnv: false, timeout: 300_000 });
       return r.stdout;

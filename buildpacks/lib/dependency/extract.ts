@@ -3,7 +3,6 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join, normalize, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import tar from 'tar-stream';
 import { BuildpackError } from '../errors.js';
 
 export interface ExtractOptions {
@@ -63,7 +62,9 @@ export async function extractTarGz(archive: string, dest: string, opts: ExtractO
     }
     if (mode !== undefined) chmodSync(path, mode | 0o700);
   };
-  const extract = tar.extract();
+  // tar-stream on first use (a rebuild that reuses its layers never unpacks); CommonJS in a split bundle: `default`
+  const tar = await import('tar-stream');
+  const extract = (tar.default ?? tar).extract();
   const done = (async () => {
     for await (const entry of extract) {
       const h = entry.header;

@@ -1,6 +1,5 @@
 import { access, constants, realpath } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
-import { execa } from 'execa';
 import { BuildpackError } from '../errors.js';
 import { hashFile } from './integrity.js';
 import type { DependencyDescription, DependencySource, FetchedDependency } from './source.js';
@@ -53,6 +52,7 @@ export class HostSource implements DependencySource {
   async #version(name: string, path: string): Promise<string> {
     const t = this.#tool(name);
     let out: string;
+    const { execa } = await import('execa');
     try {
       const r = await execa(path, t.versionArgs, { env: { ...(this.#opts.env ?? process.env) }, extendEnv: false, timeout: 60_000 });
       out = `${r.stdout}\n${r.stderr}`;

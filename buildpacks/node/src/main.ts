@@ -2,38 +2,23 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   BuildpackError,
-  detectFail,
-  detectPass,
   NpmSource,
   selectVersionRequest,
   runBuild,
   runDetect,
   type BuildContext,
   type BuildResult,
-  type DetectContext,
-  type DetectResult,
   type DependencySource,
 } from '../../lib/index.js';
 import { nodeVersionRequest, npmVersionRequest } from './node-version.js';
 import { buildScripts, npmEnv, npmInstall, runBuildScripts } from './npm-install.js';
-import { hasDependencies, isFile, projectDir, readProject, SCRIPT_ENTRIES, type NodeProject } from './project.js';
+import { detect } from './detect.js';
+import { hasDependencies, projectDir, readProject, type NodeProject } from './project.js';
 import { contributeRuntime } from './runtime.js';
 import { startProcesses } from './start-command.js';
 import { installRoot } from './workspaces.js';
 import { DEFAULT_PNPM_VERSION, pnpmInstall } from './pnpm-install.js';
 import { yarnInstall, yarnVersionRequest } from './yarn-install.js';
-
-/** Passes for a directory with package.json, or a script-only app (server.js, app.js or index.js). */
-export async function detect(ctx: DetectContext): Promise<DetectResult> {
-  const dir = projectDir(ctx.appDir, ctx.config('BP_NODE_PROJECT_PATH'));
-  const markers = ['package.json', ...SCRIPT_ENTRIES];
-  for (const f of markers) {
-    if (await isFile(join(dir, f))) {
-      return detectPass({ provides: [{ name: 'node' }], requires: [{ name: 'node', metadata: { build: true, launch: true } }] });
-    }
-  }
-  return detectFail(`no ${markers.join(', ')} in ${dir}`);
-}
 
 /**
  * The package manager the project uses: the `packageManager` field (which may pin the version), else the
@@ -105,7 +90,9 @@ export async function buildWith(ctx: BuildContext, opts: BuildOptions = {}): Pro
 
 export const build = (ctx: BuildContext): Promise<BuildResult> => buildWith(ctx);
 
-/** The entry bin/detect and bin/build call. */
+export { detect };
+
+/** The entry bin/build calls (bin/detect runs detect.ts's own bundle). */
 export async function main(phase: 'detect' | 'build'): Promise<void> {
   await (phase === 'detect' ? runDetect(detect) : runBuild(build));
 }
