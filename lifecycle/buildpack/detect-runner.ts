@@ -17,6 +17,8 @@ export interface ProcessDetectRunnerOptions {
   /** Cancels running detects (Ctrl-C). */
   signal?: AbortSignal;
   wrap?: CommandWrapper;
+  /** Called as each `/bin/detect` process starts: the caller can use the wait for work of its own. */
+  onSpawn?: () => void;
 }
 
 /**
@@ -35,7 +37,7 @@ export class ProcessDetectRunner implements DetectRunner {
       await writeFile(planFile, '', { mode: 0o600 });
       const command = (this.opts.wrap ?? ((c) => c))(detectInvocation(bp, { ...inputs, planPath: planFile }));
       const { execa } = await import('execa'); // loaded when a buildpack runs, not at CLI start-up
-      const result = await execa(command.file, command.args, {
+      const child = execa(command.file, command.args, {
         cwd: command.cwd,
         env: command.env,
         extendEnv: false,
@@ -46,6 +48,8 @@ export class ProcessDetectRunner implements DetectRunner {
         ...(this.opts.timeoutMs ? { timeout: this.opts.timeoutMs } : {}),
         ...(this.opts.signal ? { cancelSignal: this.opts.signal } : {}),
       });
+      this.opts.onSpawn?.();
+      const result = await child;
       const output = typeof result.all === 'string' ? result.all : '';
       if (result.exitCode === undefined || result.isTerminated) {
         const why = result.isCanceled ? 'was cancelled' : result.timedOut ? `timed out after ${this.opts.timeoutMs} ms` : result.signal ? `was killed by ${result.signal}` : `could not start: ${result.shortMessage}`;

@@ -173,6 +173,34 @@ describe('platform.md "Caching": directory cache (--cache-dir)', () => {
     expect(await readdir(join(dir, 'trees'))).toEqual([]);
   });
 
+  it('checkTrees answers the next takeTree calls from one walk made beforehand, altered copies included', async () => {
+    const dir = await trees.create();
+    const a = await layerOf('a', 'one');
+    const b = await layerOf('b', 'two');
+    const cache = new DirCache(dir);
+    await cache.write(metadataFor({ a, b }), byDiffId(a, b));
+    const unpacked = await trees.create();
+    await restoreAll(cache, unpacked);
+    const stateA = (await treeState(join(unpacked, 'a')))!;
+    await cache.keepTree(a.diffId, join(unpacked, 'a'), stateA);
+    await cache.keepTree(b.diffId, join(unpacked, 'b'), (await treeState(join(unpacked, 'b')))!);
+    await writeFile(join(dir, 'trees', hexOf(b.diffId), 'file.txt'), 'TWO');
+
+    const warnings: string[] = [];
+    const next = new DirCache(dir, { onWarning: (w) => warnings.push(w) });
+    next.checkTrees();
+    const into = await trees.create();
+    expect(await next.takeTree(a.diffId, join(into, 'a'))).toBe(stateA);
+    expect(await readFile(join(into, 'a', 'file.txt'), 'utf8')).toBe('one');
+    expect(await next.takeTree(b.diffId, join(into, 'b'))).toBeUndefined();
+    expect(warnings.join()).toMatch(/altered/);
+    // an answer is used once: a copy kept again is walked again
+    await next.keepTree(a.diffId, join(into, 'a'), stateA);
+    await writeFile(join(dir, 'trees', hexOf(a.diffId), 'file.txt'), 'ONE');
+    expect(await next.takeTree(a.diffId, join(into, 'a2'))).toBeUndefined();
+    new DirCache(await trees.create()).checkTrees(); // no trees dir: nothing to check
+  });
+
   it('corrupt metadata is ignored with a warning', async () => {
     const dir = await trees.create({ 'metadata.json': '{"buildpacks":' });
     const warnings: string[] = [];

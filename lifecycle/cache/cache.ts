@@ -29,6 +29,12 @@ export interface LayerCache {
    */
   takeTree?(diffId: Digest, dest: string): Promise<string | undefined>;
   /**
+   * Optional, with takeTree: checks every kept unpacked copy against its recorded state now (synchronously:
+   * an lstat per entry), so that the takeTree calls of a restore soon after use these answers instead of
+   * walking. The creator calls it while `/bin/detect` runs, when this process has nothing else to do.
+   */
+  checkTrees?(): void;
+  /**
    * Optional: adopts `dir`, which holds exactly what the committed entry `diffId` unpacks to and whose
    * `treeState` is `state`, as that entry's unpacked copy for the next restore (moving it; `dir` is gone
    * afterwards unless this returns false).

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, readdirSync } from 'node:fs';
 import { copyFile, link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -10,7 +10,7 @@ import { LadingError, NotFoundError, hexOf, type Digest, type Layer } from '../.
 import { withFileLock } from '../../registry/layout/index.js';
 import { parseCacheMetadata, serializeCacheMetadata, type CacheMetadata } from '../platform/index.js';
 import { cachedDiffIds, withDiffIdCheck, type CacheOptions, type CacheWriteResult, type LayerCache } from './cache.js';
-import { treeState } from './restored-trees.js';
+import { treeState, treeStateSync } from './restored-trees.js';
 
 const METADATA_FILE = 'metadata.json';
 const BLOBS_DIR = 'blobs';
@@ -44,6 +44,8 @@ export class DirCache implements LayerCache {
   readonly location: string;
   /** Blobs found damaged while reading: rewritten from fresh contents instead of kept. */
   readonly #damaged = new Set<Digest>();
+  /** checkTrees()'s answers by tree dir: the state found (undefined: no tree), while no takeTree used them. */
+  readonly #checked = new Map<string, string | undefined>();
   constructor(readonly dir: string, private readonly options: DirCacheOptions = {}) {
     this.location = `cache dir ${dir}`;
   }
@@ -93,11 +95,32 @@ export class DirCache implements LayerCache {
     return join(this.dir, TREES_DIR, hexOf(diffId));
   }
 
+  checkTrees(): void {
+    const dir = join(this.dir, TREES_DIR);
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return; // none kept (or unreadable: takeTree reports nothing either)
+    }
+    for (const name of names) {
+      if (!name.endsWith('.state')) continue;
+      const tree = join(dir, name.slice(0, -'.state'.length));
+      try {
+        this.#checked.set(tree, treeStateSync(tree));
+      } catch {
+        // takeTree walks it again and treats a failure there as altered
+      }
+    }
+  }
+
   async takeTree(diffId: Digest, dest: string): Promise<string | undefined> {
     const tree = this.tree(diffId);
     const recorded = await readFile(`${tree}.state`, 'utf8').catch(() => undefined);
     if (recorded === undefined) return undefined;
-    const state = await treeState(tree).catch(() => undefined);
+    const checked = this.#checked.has(tree);
+    const state = checked ? this.#checked.get(tree) : await treeState(tree).catch(() => undefined);
+    this.#checked.delete(tree);
     if (state !== recorded.trim()) {
       if (state !== undefined) this.options.onWarning?.(`${this.location}: the unpacked copy of ${diffId} was altered; unpacking the blob instead`);
       await rm(tree, { recursive: true, force: true });
@@ -118,6 +141,7 @@ export class DirCache implements LayerCache {
 
   async keepTree(diffId: Digest, dir: string, state: string): Promise<boolean> {
     const tree = this.tree(diffId);
+    this.#checked.delete(tree);
     await mkdir(join(this.dir, TREES_DIR), { recursive: true });
     try {
       await rename(dir, tree);

@@ -46,6 +46,11 @@ const stateLine = (rel: string, st: Stats): string => `${rel}\0${st.mode}\0${st.
  * content markers.
  */
 export async function treeState(dir: string): Promise<string | undefined> {
+  return treeStateSync(dir);
+}
+
+/** `treeState`, synchronously. */
+export function treeStateSync(dir: string): string | undefined {
   const hash = createHash('sha256');
   return walkTree(dir, (rel, st) => hash.update(stateLine(rel, st))) ? hash.digest('hex') : undefined;
 }

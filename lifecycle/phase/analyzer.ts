@@ -66,12 +66,13 @@ export function emptyLifecycleMetadata(): LifecycleMetadata {
  * and resolves the run image to a digest with its top layer and target. Failures are ANALYZE (exit 32).
  */
 export async function analyze(input: AnalyzeInput): Promise<Analyzed> {
-  const previousImage = input.previousImage ? await readPrevious(input.previousImage, input.onWarning) : undefined;
+  const previousImage = input.previousImage ? await readPreviousImage(input.previousImage, input.onWarning) : undefined;
   const runImage = await readRunImage(input.runImage);
   return previousImage ? { previousImage, runImage } : { runImage };
 }
 
-async function readPrevious(source: ContentSource, onWarning?: (m: string) => void): Promise<PreviousImage | undefined> {
+/** The previous image and its layer metadata; undefined when there is none (the creator reads it while detect runs). */
+export async function readPreviousImage(source: ContentSource, onWarning?: (m: string) => void): Promise<PreviousImage | undefined> {
   let image: Image;
   try {
     image = await imageFromSource(source, await source.resolve());

@@ -3,10 +3,11 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { writeImage } from '../../registry/image/index.js';
 import { openLayoutSink, openLayoutSource } from '../../registry/layout/index.js';
-import type { ContentSource } from '../../registry/oci/index.js';
+import { LadingError, type ContentSource } from '../../registry/oci/index.js';
 import { randomImage } from '../../test/support/random-image.js';
 import { tempTrees } from '../../test/support/temp-tree.js';
 import { loadBuildpackCatalog, type BuildpackCatalog } from '../buildpack/index.js';
+import type { LayerCache } from '../cache/index.js';
 import { NO_ISOLATION } from '../isolation/index.js';
 import { create, orderOfBuildpacks, projectMetadata, type CreateInput } from './index.js';
 
@@ -47,7 +48,8 @@ describe('platform.md "creator": the phases in one process', () => {
     let output = '';
     const phases: string[] = [];
     const result = await create({ ...input, onOutput: (_bp, chunk) => (output += chunk), onDetectRun: (r) => (output += r.output), onPhase: (p, e) => phases.push(`${p}:${e}`) });
-    expect(phases).toEqual(['analyze:start', 'analyze:end', 'detect:start', 'detect:end', 'restore:start', 'restore:end', 'build:start', 'build:end', 'export:start', 'export:end']);
+    // the previous image is read while /bin/detect runs, so analyze ends with detect
+    expect(phases).toEqual(['analyze:start', 'detect:start', 'detect:end', 'analyze:end', 'restore:start', 'restore:end', 'build:start', 'build:end', 'export:start', 'export:end']);
     expect(Object.keys(result.durations)).toEqual(['analyze', 'detect', 'restore', 'build', 'export']);
     expect(output).toContain('PLATFORM_FILE=howdy');
     expect(output).toContain('CNB_REGISTRY_AUTH=<unset>');
@@ -56,6 +58,35 @@ describe('platform.md "creator": the phases in one process', () => {
     expect(output).toContain('BINDING_TYPES=maven ');
     expect(result.exported.digest).toMatch(/^sha256:/);
     expect(await readdir(tmp)).toEqual([]);
+  });
+
+  it('reads the previous image while detect runs, and its failure is the ANALYZE error though detect passed', async () => {
+    const { input, out } = await inputs('fixtures/env-reporter');
+    const broken = { ...input.runImage.source, location: 'registry example/app', resolve: () => Promise.reject(new LadingError('IO', 'connection reset')) } as ContentSource;
+    const phases: string[] = [];
+    const err = await create({ ...input, previousImage: broken, onPhase: (p, e) => phases.push(`${p}:${e}`) }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ANALYZE', message: expect.stringContaining('previous image registry example/app') });
+    expect(phases).toEqual(['analyze:start', 'detect:start', 'detect:end', 'analyze:end']);
+    expect(await readdir(out)).not.toContain('index.json');
+  });
+
+  it("checks the cache's kept trees while /bin/detect runs, once", async () => {
+    const events: string[] = [];
+    const cache: LayerCache = {
+      location: 'test cache',
+      read: async () => ({ buildpacks: [] }),
+      open: () => Promise.reject(new Error('not used')),
+      write: async () => ({ written: 0, reused: 0 }),
+      checkTrees: () => void events.push('checkTrees'),
+    };
+    const { input } = await inputs('fixtures/env-reporter');
+    await create({ ...input, cache, onPhase: (p, e) => events.push(`${p}:${e}`) });
+    expect(events.slice(0, 4)).toEqual(['analyze:start', 'detect:start', 'checkTrees', 'detect:end']);
+    expect(events.filter((e) => e === 'checkTrees')).toHaveLength(1);
+    events.length = 0;
+    const again = await inputs('fixtures/env-reporter');
+    await create({ ...again.input, cache, clearCache: true });
+    expect(events).toEqual([]);
   });
 
   it('removes the build dir and tags nothing when a buildpack fails', async () => {

@@ -7,7 +7,7 @@ import {
 import type { LayerCache } from '../cache/index.js';
 import { availableIsolation, NO_ISOLATION, type Isolation } from '../isolation/index.js';
 import { platformFeatures, type PlatformFeatures, type ProjectDescriptor, type ProjectMetadata } from '../platform/index.js';
-import { analyze, readRunImage, type AnalyzeInput, type Analyzed } from './analyzer.js';
+import { readPreviousImage, readRunImage, type AnalyzeInput, type Analyzed, type AnalyzedRunImage, type PreviousImage } from './analyzer.js';
 import { writeBindings, type BindingVolume } from './bindings.js';
 import { runBuilder, type BuilderResult } from './builder.js';
 import { checkAppDir, checkSameTarget, copyAppDir, copySboms, keepLayerTrees, makeBuildDir, offerLayerTrees, requestedFlavor, withdrawLayerTrees, writePlatformEnv, type FlavorChoice, type LayerTreeNote } from './create/index.js';
@@ -152,13 +152,33 @@ export async function create(input: CreateInput): Promise<CreateResult> {
     if (input.downloadStoreDir) env[DOWNLOAD_STORE_ENV] = input.downloadStoreDir;
     const warn = input.onWarning;
 
-    let analyzed = await phase('analyze', async () => {
-      const result = await analyze({ runImage: input.runImage, ...(input.previousImage ? { previousImage: input.previousImage } : {}), ...(warn ? { onWarning: warn } : {}) });
+    // Analyze overlaps detect: the run image is read first (detect needs its target), the previous image while
+    // /bin/detect runs; an analyze failure still wins over detect's outcome, as if the phases had run in turn.
+    cancelled(input.signal, 'analyze');
+    input.onPhase?.('analyze', 'start');
+    const analyzeStarted = performance.now();
+    const analyzeEnded = () => {
+      durations.analyze = Math.round(performance.now() - analyzeStarted) / 1000;
+      input.onPhase?.('analyze', 'end', durations.analyze);
+    };
+    let runImage: AnalyzedRunImage;
+    try {
+      runImage = await readRunImage(input.runImage);
       // the app lands on this image unless a buildpack asks for the static flavor (chooseRunImage)
-      env[RUN_IMAGE_PACKAGES_ENV] = await writeRunImagePackages(dir.platformDir, seen.platformDir ?? dir.platformDir, { base: result.runImage.image }, input.runPackagesCacheDir);
-      return result;
-    });
-    const target = analyzed.runImage.target;
+      env[RUN_IMAGE_PACKAGES_ENV] = await writeRunImagePackages(dir.platformDir, seen.platformDir ?? dir.platformDir, { base: runImage.image }, input.runPackagesCacheDir);
+    } catch (err) {
+      analyzeEnded();
+      throw err;
+    }
+    const previous = input.previousImage
+      ? readPreviousImage(input.previousImage, warn).then((value) => ({ value }), (error: unknown) => ({ error }))
+      : Promise.resolve({ value: undefined });
+    const previousRead = async (): Promise<PreviousImage | undefined> => {
+      const r = await previous;
+      if ('error' in r) throw r.error;
+      return r.value;
+    };
+    const target = runImage.target;
     const processInputs = {
       catalog: input.catalog,
       appDir: dir.appDir,
@@ -170,9 +190,30 @@ export async function create(input: CreateInput): Promise<CreateResult> {
       target,
       ...(input.signal ? { signal: input.signal } : {}),
     };
-    const detected = await phase('detect', () =>
-      runDetector({ ...processInputs, order: input.order, layersDir: dir.layersDir, ...(input.onDetectRun ? { onRun: input.onDetectRun } : {}) }),
-    );
+    // The cache's kept layer trees are checked while the first /bin/detect runs (this process waits anyway),
+    // so the restore moves them in without walking them first.
+    let checkTrees = input.cache?.checkTrees && !input.clearCache ? () => input.cache!.checkTrees!() : undefined;
+    const onSpawn = () => {
+      const check = checkTrees;
+      checkTrees = undefined;
+      if (check) setImmediate(check);
+    };
+    let detected: DetectorResult;
+    let previousImage: PreviousImage | undefined;
+    try {
+      detected = await phase('detect', () =>
+        runDetector({ ...processInputs, order: input.order, layersDir: dir.layersDir, onSpawn, ...(input.onDetectRun ? { onRun: input.onDetectRun } : {}) }),
+      );
+    } catch (err) {
+      await previousRead().finally(analyzeEnded);
+      throw err;
+    }
+    try {
+      previousImage = await previousRead();
+    } finally {
+      analyzeEnded();
+    }
+    let analyzed: Analyzed = previousImage ? { previousImage, runImage } : { runImage };
     const restored = await phase('restore', () =>
       restore({
         layersDir: dir.layersDir,

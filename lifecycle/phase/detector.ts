@@ -51,6 +51,8 @@ export interface DetectorInputs extends BuildpackProcessInputs {
   concurrency?: number;
   /** Called once per finished `/bin/detect`, e.g. to show output under --verbose. */
   onRun?: (run: DetectRun) => void;
+  /** Called as each `/bin/detect` process starts (the creator checks the cache's kept trees meanwhile). */
+  onSpawn?: () => void;
 }
 
 export interface DetectorResult {
@@ -76,6 +78,7 @@ export async function runDetector(inputs: DetectorInputs): Promise<DetectorResul
     ...(inputs.layersDir !== undefined ? { layersDir: inputs.layersDir } : {}),
     ...(inputs.signal ? { signal: inputs.signal } : {}),
     ...(inputs.timeoutMs ? { timeoutMs: inputs.timeoutMs } : {}),
+    ...(inputs.onSpawn ? { onSpawn: inputs.onSpawn } : {}),
     envFor: (bp) => lifecycleEnv(bp, features, target, inputs.execEnv),
   });
   const result = await detect(inputs.order, {
