@@ -138,7 +138,8 @@ describe('platform.md "Caching": directory cache (--cache-dir)', () => {
     expect(await restoreAll(cache, await trees.create())).toEqual({ a: 'one' });
   });
 
-  it('keeps an unpacked copy a build left untouched, moves it back on restore, and discards an altered one', async () => {
+  /** A cache dir holding layers a ('one') and b ('two'), restored once into `unpacked`. */
+  async function cachedAB() {
     const dir = await trees.create();
     const a = await layerOf('a', 'one');
     const b = await layerOf('b', 'two');
@@ -146,6 +147,11 @@ describe('platform.md "Caching": directory cache (--cache-dir)', () => {
     await cache.write(metadataFor({ a, b }), byDiffId(a, b));
     const unpacked = await trees.create();
     await restoreAll(cache, unpacked);
+    return { dir, a, b, cache, unpacked };
+  }
+
+  it('keeps an unpacked copy a build left untouched, moves it back on restore, and discards an altered one', async () => {
+    const { dir, a, b, cache, unpacked } = await cachedAB();
     expect(await cache.takeTree(a.diffId, join(unpacked, 'elsewhere'))).toBeUndefined(); // none kept yet
     const stateA = (await treeState(join(unpacked, 'a')))!;
     expect(await cache.keepTree(a.diffId, join(unpacked, 'a'), stateA)).toBe(true);
@@ -174,13 +180,7 @@ describe('platform.md "Caching": directory cache (--cache-dir)', () => {
   });
 
   it('checkTrees answers the next takeTree calls from one walk made beforehand, altered copies included', async () => {
-    const dir = await trees.create();
-    const a = await layerOf('a', 'one');
-    const b = await layerOf('b', 'two');
-    const cache = new DirCache(dir);
-    await cache.write(metadataFor({ a, b }), byDiffId(a, b));
-    const unpacked = await trees.create();
-    await restoreAll(cache, unpacked);
+    const { dir, a, b, cache, unpacked } = await cachedAB();
     const stateA = (await treeState(join(unpacked, 'a')))!;
     await cache.keepTree(a.diffId, join(unpacked, 'a'), stateA);
     await cache.keepTree(b.diffId, join(unpacked, 'b'), (await treeState(join(unpacked, 'b')))!);
