@@ -2,8 +2,7 @@ import { debPurl } from './purl.js';
 import { normalizeLicense } from './licenses.js';
 import type { Component, License } from './model.js';
 
-/** dpkg's per-package status directory in distroless-style images (what syft, trivy and grype read). */
-export const STATUS_D = 'var/lib/dpkg/status.d';
+export { STATUS_D } from './image-files.js';
 
 /** One RFC 822-style control paragraph: field names lowercased, continuation lines joined with "\n". */
 export function parseControl(text: string): Map<string, string>[] {

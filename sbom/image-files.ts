@@ -41,6 +41,9 @@ export async function tarFiles(stream: Readable, want: (path: string) => boolean
   return out;
 }
 
+/** dpkg's per-package status directory in distroless-style images (what syft, trivy and grype read). */
+export const STATUS_D = 'var/lib/dpkg/status.d';
+
 /**
  * The files `want` selects as the image's filesystem shows them after `layers` (in order): later layers
  * replace earlier files, and OCI whiteouts (`.wh.NAME`, opaque `.wh..wh..opq`) remove them.

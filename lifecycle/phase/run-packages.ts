@@ -3,7 +3,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { keepFile } from '../../registry/keep-file.js';
 import type { Image } from '../../registry/oci/index.js';
-import { filesOfLayers, STATUS_D } from '../../sbom/index.js';
+// not the sbom barrel: analyze would load the SBOM libraries (packageurl-js, …) at every build's start
+import { filesOfLayers, STATUS_D } from '../../sbom/image-files.js';
 
 /**
  * lading's extension of the platform contract (docs/lifecycle.md "Run-image packages"): buildpacks that lay

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { Credential, CredentialResolver } from './credentials.js';
 import { RegistryError, describeUrl, isConnectionError, networkError, registerSecret, statusError } from './errors.js';
 import { isRetryableStatus, parseRetryAfter, type RetryPolicy } from './retry.js';
 import { scopeKey, scopesCover, unionScopes } from './scope.js';
 import type { Challenge } from './www-authenticate.js';
+import { undici } from './undici.js';
 
 interface CachedToken {
   scopes: string[];
@@ -35,7 +36,8 @@ export class Authenticator {
   constructor(
     readonly registry: string,
     private readonly resolver: CredentialResolver,
-    private readonly dispatcher: Dispatcher,
+    /** undefined: undici's global one. */
+    private readonly dispatcher: Dispatcher | undefined,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -161,7 +163,8 @@ export class Authenticator {
   async #send(url: string, method: 'GET' | 'POST', headers: Record<string, string>, body: Buffer | undefined, what: string, ctx: AuthContext): Promise<Dispatcher.ResponseData> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const res = await request(url, { method, headers, body, dispatcher: this.dispatcher });
+        const { request, getGlobalDispatcher } = await undici();
+        const res = await request(url, { method, headers, body, dispatcher: this.dispatcher ?? getGlobalDispatcher() });
         if (!isRetryableStatus(res.statusCode) || attempt >= ctx.policy.retries) return res;
         const delay = ctx.policy.delay(attempt + 1, parseRetryAfter(res.headers['retry-after']));
         await res.body.dump();

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { getGlobalDispatcher, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { BlobPutResult, Digest } from '../oci/index.js';
 import { Authenticator, readLimited } from './auth.js';
 import type { BlobLocations } from './blob-locations.js';
@@ -7,6 +7,7 @@ import { defaultCredentials, type CredentialResolver } from './credentials.js';
 import { RegistryError, describeUrl, isConnectionError, networkError, redact, statusError } from './errors.js';
 import { isRetryableStatus, parseRetryAfter, retryPolicy, type RetryOptions, type RetryPolicy } from './retry.js';
 import { parseWwwAuthenticate, pickChallenge } from './www-authenticate.js';
+import { undici } from './undici.js';
 
 /** Progress and diagnostics; the library never prints, callers decide what to show. */
 export type RegistryEvent =
@@ -82,12 +83,13 @@ export class RegistryClient {
   readonly host: string;
   readonly baseUrl: string;
   readonly auth: Authenticator;
-  readonly dispatcher: Dispatcher;
+  /** The connection pool; undefined: undici's global one, taken at each request. */
+  readonly dispatcher: Dispatcher | undefined;
 
   constructor(readonly registry: string, options: Pick<RegistryOptions, 'insecure' | 'dispatcher' | 'credentials'> = {}) {
     this.host = apiHost(registry);
     this.baseUrl = baseUrlFor(registry, options.insecure);
-    this.dispatcher = options.dispatcher ?? getGlobalDispatcher();
+    this.dispatcher = options.dispatcher;
     this.auth = new Authenticator(registry, options.credentials ?? DEFAULT_CREDENTIALS, this.dispatcher);
   }
 
@@ -115,7 +117,8 @@ export class RegistryClient {
       if (sent) headers.authorization = sent;
       let res: Dispatcher.ResponseData;
       try {
-        res = await request(url, { method, headers, body: req.body ?? null, dispatcher: this.dispatcher });
+        const { request, getGlobalDispatcher } = await undici();
+        res = await request(url, { method, headers, body: req.body ?? null, dispatcher: this.dispatcher ?? getGlobalDispatcher() });
       } catch (err) {
         if (!isConnectionError(err)) {
           if (err instanceof RegistryError) throw err;

@@ -20,7 +20,6 @@ import {
 import { humanSize, shortDigest, type Output } from '../output.js';
 import { globalOpenOptions, type CommandContext } from '../context.js';
 import type { BuildArgs } from './build.js';
-import { attachImageSbom } from './sbom-attach.js';
 import { selectBuilder } from './builder-select.js';
 
 function pick<T extends object, K extends keyof T>(o: T, ...keys: K[]): Partial<Pick<T, K>> {
@@ -69,6 +68,7 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
   // Once: a second Ctrl-C gets Node's default handling and ends lading at once.
   process.once('SIGINT', onSigint);
   const closers: { close(): Promise<void> }[] = selected ? [selected] : [];
+  let sbomAttach: Promise<typeof import('./sbom-attach.js')> | undefined;
   try {
     const runImage = async (r: { image: string; mirrors: string[] }) => {
       const source = await openSource(parseReference(r.image), options);
@@ -118,6 +118,8 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
       ...(args['sbom-output-dir'] ? { sbomDir: resolve(args['sbom-output-dir']) } : {}),
       signal: controller.signal,
       onPhase: (phase, event, seconds) => {
+        // the image SBOM's code (and the SBOM libraries) loads while the buildpacks run, not after export
+        if (phase === 'build' && event === 'start' && args.sbom !== 'none') sbomAttach ??= import('./sbom-attach.js');
         if (event === 'start') out.log(`===> ${phase.toUpperCase()}`);
         else out.debug(`     ${phase} took ${seconds}s`);
       },
@@ -141,7 +143,7 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
     const { exported, durations } = result;
     for (const t of result.layerTrees.offered) out.debug(`layer tree store: offered ${t.buildpack}:${t.layer} (${t.key.slice(0, 12)})`);
     for (const t of result.layerTrees.kept) out.debug(`layer tree store: kept ${t.buildpack}:${t.layer} (${t.key.slice(0, 12)})`);
-    const sbom = args.sbom === 'none' ? undefined : await attachImageSbom({
+    const sbom = args.sbom === 'none' ? undefined : await (await (sbomAttach ??= import('./sbom-attach.js'))).attachImageSbom({
       dest, name: args.image, digest: exported.digest, options, onWarning: (m) => out.log(`warning: ${m}`), osPackagesDir: join(storeHome({ env }), 'cache', 'os-packages'),
       ...(args['sbom-output-dir'] ? { sbomDir: resolve(args['sbom-output-dir']) } : {}),
     });
