@@ -75,6 +75,33 @@ describe.skipIf(!HAVE_TOOLS)('design.md §1 — private /workspace and /layers w
     expect(await availableIsolation()).toBe(first);
   });
 
+  it('remembers a passing trial in memoDir and runs it again when the tool changes or the memo is damaged', async () => {
+    const dir = await mkdtemp(join(base, 'memo-'));
+    const log = join(dir, 'runs.log');
+    const bwrap = join(dir, 'bwrap');
+    const real = (await execa('sh', ['-c', 'command -v bwrap'])).stdout.trim();
+    const wrapper = (extra: string) => writeFile(bwrap, `#!/bin/sh\necho run >> ${log}\n${extra}exec ${real} "$@"\n`, { mode: 0o755 });
+    const runs = async () => (await readFile(log, 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
+    await wrapper('');
+    const probe = () => probeIsolation({ mechanisms: ['bwrap'], tools: { bwrap }, memoDir: join(dir, 'memo') });
+    expect((await probe()).mechanism).toBe('bwrap');
+    expect(await runs()).toBe(1);
+    expect((await probe()).mechanism).toBe('bwrap');
+    expect(await runs()).toBe(1); // remembered
+    await wrapper('# another build of the tool\n');
+    await probe();
+    expect(await runs()).toBe(2);
+    await writeFile(join(dir, 'memo', 'isolation-probe.json'), '{not json');
+    await probe();
+    expect(await runs()).toBe(3);
+    await probe();
+    expect(await runs()).toBe(3);
+    // a failing trial is not remembered
+    const failing = join(dir, 'memo-failing');
+    await probeIsolation({ mechanisms: ['bwrap'], tools: { bwrap: '/bin/false' }, memoDir: failing }).catch(() => undefined);
+    expect(existsSync(join(failing, 'isolation-probe.json'))).toBe(false);
+  });
+
   for (const mechanism of ['bwrap', 'unshare'] as const) {
     describe(mechanism, () => {
       let iso: Isolation;

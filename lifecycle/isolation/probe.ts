@@ -1,5 +1,6 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, lstat, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { access, lstat, mkdir, mkdtemp, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { LadingError } from '../../registry/oci/index.js';
@@ -19,6 +20,13 @@ export interface ProbeIsolationOptions {
   root?: readonly RootEntry[];
   /** Kill a probe that hangs after this long (default 20 s). */
   timeoutMs?: number;
+  /**
+   * Where a passing probe is remembered (`isolation-probe.json`; lading uses LADING_HOME/cache): a later
+   * probe by the same user, in the same boot, mount and user namespace, seccomp and capabilities, with the
+   * same tool binary and namespace sysctls, takes that answer instead of running the trial. A failed probe is
+   * never remembered.
+   */
+  memoDir?: string;
 }
 
 const SBIN = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
@@ -26,7 +34,8 @@ const SBIN = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sb
 /**
  * Finds a working private mount namespace by running a tiny trial per mechanism: `/bin/sh` writes a file to
  * `/layers` and checks `/workspace` exists; the probe passes when the file landed in the trial's own dir.
- * Not cached — see availableIsolation(). Throws UNSUPPORTED naming each mechanism's failure and the
+ * Not cached in memory — see availableIsolation() — but a passing trial is remembered in `memoDir` when
+ * given. Throws UNSUPPORTED naming each mechanism's failure and the
  * `--workspace`/`--layers-dir` fallback when none works.
  */
 export async function probeIsolation(opts: ProbeIsolationOptions = {}): Promise<Isolation> {
@@ -42,7 +51,10 @@ export async function probeIsolation(opts: ProbeIsolationOptions = {}): Promise<
     }
     try {
       const isolation = namespaceIsolation({ mechanism, tool, root, ...(mechanism === 'unshare' ? { scratchDir: await scratchDir(parent) } : {}) });
+      const key = opts.memoDir ? await probeKey(mechanism, tool, root, parent) : undefined;
+      if (key && (await remembered(opts.memoDir!, key))) return isolation;
       const problem = await trial(isolation, parent, opts.timeoutMs ?? 20_000);
+      if (!problem && key) await remember(opts.memoDir!, key);
       if (!problem) return isolation;
       failures.push(`${mechanism} (${tool}): ${problem}`);
     } catch (err) {
@@ -61,7 +73,7 @@ const cache = new Map<string, Promise<Isolation>>();
 
 /** probeIsolation() once per process and set of options; later calls share the first probe's answer. */
 export function availableIsolation(opts: ProbeIsolationOptions = {}): Promise<Isolation> {
-  const key = JSON.stringify([opts.mechanisms, opts.tools, opts.searchPath, opts.tmpDir]);
+  const key = JSON.stringify([opts.mechanisms, opts.tools, opts.searchPath, opts.tmpDir, opts.memoDir]);
   let found = cache.get(key);
   if (!found) {
     found = probeIsolation(opts);
@@ -86,6 +98,54 @@ async function trial(isolation: Isolation, parent: string, timeoutMs: number): P
     return said || (run.timedOut ? `timed out after ${timeoutMs} ms` : `exit code ${run.exitCode ?? run.signal}`);
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const MEMO_FILE = 'isolation-probe.json';
+
+/**
+ * What a trial's outcome depends on, hashed: the mechanism and its binary (path, size, mtime, inode), the
+ * host's top level it binds, the scratch parent, who we are (uid, gid, seccomp, no_new_privs, capabilities:
+ * /proc/self/status), where we are (this boot, this mount and user namespace: a container is another) and
+ * the kernel's user-namespace switches. Undefined when any of it cannot be read: probe every time then.
+ */
+async function probeKey(mechanism: string, tool: string, root: readonly RootEntry[], parent: string): Promise<string | undefined> {
+  try {
+    const st = await stat(tool);
+    const status = (await readFile('/proc/self/status', 'utf8')).split('\n').filter((l) => /^(Uid|Gid|Seccomp|NoNewPrivs|Cap(Eff|Bnd)):/.test(l));
+    const sysctls = await Promise.all(
+      ['kernel/unprivileged_userns_clone', 'user/max_user_namespaces', 'user/max_mnt_namespaces', 'kernel/apparmor_restrict_unprivileged_userns'].map((k) =>
+        readFile(`/proc/sys/${k}`, 'utf8').then((v) => `${k}=${v.trim()}`, () => `${k}: none`),
+      ),
+    );
+    const parts = {
+      mechanism, tool: [tool, st.size, st.mtimeMs, st.ino], root, parent, status, sysctls,
+      boot: (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim(),
+      ns: [await readlink('/proc/self/ns/mnt'), await readlink('/proc/self/ns/user')],
+    };
+    return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+  } catch {
+    return undefined;
+  }
+}
+
+async function remembered(dir: string, key: string): Promise<boolean> {
+  const text = await readFile(join(dir, MEMO_FILE), 'utf8').catch(() => '');
+  try {
+    return (JSON.parse(text) as { passed?: unknown }).passed === key;
+  } catch {
+    return false; // damaged: probe again and rewrite it
+  }
+}
+
+async function remember(dir: string, key: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    const tmp = join(dir, `${MEMO_FILE}.${randomBytes(6).toString('hex')}`);
+    await writeFile(tmp, `${JSON.stringify({ passed: key })}\n`);
+    await rename(tmp, join(dir, MEMO_FILE));
+  } catch {
+    // only a shortcut: the next build probes again
   }
 }
 

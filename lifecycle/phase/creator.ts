@@ -74,6 +74,8 @@ export interface CreateInput {
   /** The host environment; buildpacks get it filtered (filterHostEnv: no registry credentials). */
   hostEnv: Readonly<Record<string, string | undefined>>;
   features?: PlatformFeatures;
+  /** Where a passing namespace probe is remembered for later builds (ProbeIsolationOptions.memoDir; default: probe every time). */
+  probeMemoDir?: string;
   /** Default: a private mount namespace (availableIsolation), or none when `workspace`/`layersDir` are given. */
   isolation?: Isolation;
   /** `--workspace` / `--layers-dir`: build there without a namespace; the paths appear in the image. */
@@ -123,7 +125,7 @@ export async function create(input: CreateInput): Promise<CreateResult> {
     throw new LadingError('USAGE', '--workspace and --layers-dir go together: without a namespace both paths appear in the image');
   }
   const flagMode = input.workspace !== undefined;
-  const isolation = input.isolation ?? (flagMode ? NO_ISOLATION : await availableIsolation(input.tempDir ? { tmpDir: input.tempDir } : {}));
+  const isolation = input.isolation ?? (flagMode ? NO_ISOLATION : await availableIsolation({ ...(input.tempDir ? { tmpDir: input.tempDir } : {}), ...(input.probeMemoDir ? { memoDir: input.probeMemoDir } : {}) }));
   const features = input.features ?? platformFeatures();
   const dir = await makeBuildDir({
     ...(input.tempDir ? { tempDir: input.tempDir } : {}),

@@ -47,9 +47,10 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
   if (!selected && (args.isolation === 'sandbox' || args.network === 'none')) throw new LadingError('USAGE', `--${args.isolation === 'sandbox' ? 'isolation sandbox' : 'network none'} needs -B with a builder whose build image the buildpacks run in`);
   if (selected?.isolation && (args.workspace !== undefined || args['layers-dir'] !== undefined)) throw new LadingError('USAGE', '--workspace/--layers-dir build without a namespace; a sandboxed build always has one');
   const builder = selected?.config;
-  // The namespace probe (a bwrap trial run, ~0.1 s) starts now and overlaps opening the images; create() awaits
-  // the same memoized promise and reports its failure.
-  if (!selected?.isolation && args.workspace === undefined) availableIsolation().catch(() => undefined);
+  // The namespace probe (a bwrap trial run, ~0.1 s, remembered in LADING_HOME/cache once it passed) starts now
+  // and overlaps opening the images; create() awaits the same memoized promise and reports its failure.
+  const probeMemoDir = join(storeHome({ env }), 'cache');
+  if (!selected?.isolation && args.workspace === undefined) availableIsolation({ memoDir: probeMemoDir }).catch(() => undefined);
   // Without -B: the default builder (stacks/bookworm/builder.toml) gives the buildpacks when none are named, and its stack the run images.
   const defaultBuilder = builder ? undefined : await readBuilderConfig(defaultBuilderDir());
   const named = (args.buildpack ?? []).length > 0 || (project?.group ?? []).length > 0;
@@ -98,6 +99,7 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
       platformEnv,
       bindings,
       runPackagesCacheDir: join(storeHome({ env }), 'cache', 'run-packages'),
+      probeMemoDir,
       // Machine-wide stores that take buildpacks at their word: for trusted (host-run) buildpacks only.
       ...(selected?.isolation
         ? {}
