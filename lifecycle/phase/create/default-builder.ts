@@ -5,12 +5,9 @@ import { imageFromSource, writeImage } from '../../../registry/image/index.js';
 import { openStoreSink, openStoreSource, storeHome, withFileLock, type StoreOptions } from '../../../registry/layout/index.js';
 import { isLadingError, type ContentSink, type Image } from '../../../registry/oci/index.js';
 import { familiarName, parseRegistryReference, type StoreReference } from '../../../registry/reference.js';
-// Only what checks the stack: the stack builder and the SBOM code load when the stack has to be built, not in
-// every `lading build` (the barrels would bring apt, mmdebstrap and SBOM code into its start-up).
-import type { BuildStackOptions } from '../../../stacks/builder/build-stack.js';
-import { STACK_EXCLUDE_LABEL, STACK_PACKAGES_LABEL, stackExcludeLabel } from '../../../stacks/builder/image-config.js';
-import { readLock, type StackLock } from '../../../stacks/builder/lock-file.js';
-import { readStackFile, type StackImage } from '../../../stacks/builder/stack-file.js';
+import {
+  readLock, readStackFile, stackExcludeLabel, STACK_EXCLUDE_LABEL, STACK_PACKAGES_LABEL, type BuildStackOptions, type StackImage, type StackLock,
+} from '../../../stacks/builder/index.js';
 
 /** The stack the default builder runs on, and where its builder.toml lives (stacks/<name>/builder.toml). */
 export const DEFAULT_STACK = 'bookworm';
@@ -77,6 +74,7 @@ export async function ensureStack(stackDir: string, options: EnsureStackOptions 
       return { stack: stack.id, images, built: false };
     }
     options.onEvent?.({ type: 'build', stack: stack.id, reason: stale });
+    // the SBOM code loads only when the stack has to be built, not in every `lading build`
     const [{ buildStack }, { putStackSbom }] = await Promise.all([import('../../../stacks/builder/index.js'), import('../../../sbom/index.js')]);
     const built = await buildStack(stackDir, { debCache: join(home, 'cache', 'debs'), ...options.build });
     try {
