@@ -207,7 +207,8 @@ export async function create(input: CreateInput): Promise<CreateResult> {
         runDetector({ ...processInputs, order: input.order, layersDir: dir.layersDir, onSpawn, ...(input.onDetectRun ? { onRun: input.onDetectRun } : {}) }),
       );
     } catch (err) {
-      await previousRead().finally(analyzeEnded);
+      // cancelled: do not wait on the registry; otherwise an analyze failure is the one reported
+      if (!input.signal?.aborted) await previousRead().finally(analyzeEnded);
       throw err;
     }
     try {
