@@ -1,8 +1,8 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLayer } from './create-layer.js';
+import { createLayer, keptLayer } from './create-layer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lading-blob-cache-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -19,6 +19,16 @@ function tree(name: string, size: number): string {
   writeFileSync(join(root, 'sub', 'big.bin'), Buffer.alloc(size, 3));
   writeFileSync(join(root, 'small.txt'), 'text\n');
   return root;
+}
+
+/** A large layer written once with a blob cache (and disposed): the layer, its kept blob and the blob's record. */
+async function keptOnce(name: string) {
+  const cacheDir = join(dir, `cache-${name}`);
+  const first = await createLayer({ directories: [{ source: tree(name, 1 << 20), target: `/layers/${name}` }] }, { blobCache: { dir: cacheDir, minSize: 1 << 19 }, tempDir: dir });
+  await first.dispose();
+  const scheme = readdirSync(cacheDir)[0]!;
+  const blob = join(cacheDir, scheme, readdirSync(join(cacheDir, scheme)).find((f) => f.endsWith('.tar.gz'))!);
+  return { first, cacheDir, blob, meta: blob.replace(/\.tar\.gz$/, '.json') };
 }
 
 describe('the layer blob cache', () => {
@@ -58,5 +68,38 @@ describe('the layer blob cache', () => {
     const small = await createLayer({ directories: [{ source: tree('c', 1024), target: '/layers/z' }] }, { blobCache: { dir: join(dir, 'cache-c'), minSize: 1 << 19 }, tempDir: dir });
     expect(existsSync(join(dir, 'cache-c'))).toBe(false);
     await Promise.all([first.dispose(), again.dispose(), small.dispose()]);
+  });
+
+  it('a verified blob is stamped and not hashed again; one rewritten in place with its size and mtime kept is still caught', async () => {
+    const { first, cacheDir, blob, meta } = await keptOnce('d');
+    expect(JSON.parse(readFileSync(meta, 'utf8')).verified).toBeUndefined();
+    const kept = await keptLayer(cacheDir, first.diffId, first.uncompressedSize);
+    expect(kept?.digest).toBe(first.digest);
+    const st = statSync(blob, { bigint: true });
+    expect(st.nlink).toBe(1n);
+    expect(JSON.parse(readFileSync(meta, 'utf8')).verified).toBe(`${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`);
+    expect((await keptLayer(cacheDir, first.diffId, first.uncompressedSize))?.digest).toBe(first.digest);
+    // same size, mtime set back: the ctime still moved, so the blob is hashed and found damaged
+    const bytes = readFileSync(blob);
+    bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0xff;
+    writeFileSync(blob, bytes);
+    utimesSync(blob, st.atime, st.mtime);
+    expect(await keptLayer(cacheDir, first.diffId, first.uncompressedSize)).toBeUndefined();
+    expect(existsSync(blob)).toBe(false);
+  });
+
+  it('a kept blob linked elsewhere too (a --cache-dir) stays verified by its mtime while links come and go', async () => {
+    const { first, cacheDir, blob, meta } = await keptOnce('e');
+    linkSync(blob, join(dir, 'e-link-1'));
+    expect((await keptLayer(cacheDir, first.diffId, first.uncompressedSize))?.digest).toBe(first.digest);
+    const verified = JSON.parse(readFileSync(meta, 'utf8')).verified;
+    expect(verified).toMatch(/:linked$/);
+    linkSync(blob, join(dir, 'e-link-2'));
+    rmSync(join(dir, 'e-link-1'));
+    expect((await keptLayer(cacheDir, first.diffId, first.uncompressedSize))?.digest).toBe(first.digest);
+    expect(JSON.parse(readFileSync(meta, 'utf8')).verified).toBe(verified);
+    // written through the other link: the mtime moves, the blob is hashed and found damaged
+    writeFileSync(join(dir, 'e-link-2'), 'damaged');
+    expect(await keptLayer(cacheDir, first.diffId, first.uncompressedSize)).toBeUndefined();
   });
 });
