@@ -123,6 +123,21 @@ describe('platform.md "Caching": directory cache (--cache-dir)', () => {
     await again.dispose();
   });
 
+  it('links the export\'s uncompressed tar as well (how the exporter packs cache-only layers for a dir cache)', async () => {
+    const dir = await trees.create();
+    const src = await trees.create();
+    await mkdir(join(src, 'sub'), { recursive: true });
+    await writeFile(join(src, 'sub', 'file.txt'), 'as a tar');
+    const cache = new DirCache(dir);
+    expect(cache.compression).toBe('none');
+    const tar = await createLayer({ directories: [{ source: join(src, 'sub'), target: '/layers/example_bp/t' }] }, { tempDir: src, compression: cache.compression });
+    expect(await cache.write(metadataFor({ t: tar }), byDiffId(tar))).toEqual({ written: 1, reused: 0 });
+    expect(await readdir(join(dir, 'blobs'))).toEqual([`${hexOf(tar.diffId)}.tar`]);
+    expect((await stat(join(dir, 'blobs', `${hexOf(tar.diffId)}.tar`))).ino).toBe((await stat(tar.path)).ino);
+    await tar.dispose();
+    expect(await restoreAll(cache, await trees.create())).toEqual({ t: 'as a tar' });
+  });
+
   it('a damaged blob is detected while restoring, nothing is half-restored, and the next write replaces it', async () => {
     const dir = await trees.create();
     const a = await layerOf('a', 'one');

@@ -10,6 +10,12 @@ import type { CacheMetadata } from '../platform/index.js';
 export interface LayerCache {
   /** Where the cache is, for messages. */
   readonly location: string;
+  /**
+   * How the exporter packs the layers only this cache holds (cache=true, launch=false): `none` for a cache on
+   * this machine that stores tars anyway, where compressing them (npm's or Go's cache, often compressed
+   * already) costs CPU in every build that changes them and saves only disk; default `gzip`.
+   */
+  readonly compression?: 'gzip' | 'none';
   /** The committed metadata; a cache that does not exist yet is empty. */
   read(): Promise<CacheMetadata>;
   /**

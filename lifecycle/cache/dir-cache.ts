@@ -42,6 +42,8 @@ export interface DirCacheOptions extends CacheOptions {
  */
 export class DirCache implements LayerCache {
   readonly location: string;
+  /** Cache-only layers come as tars, which are linked into `blobs/` as they are. */
+  readonly compression = 'none' as const;
   /** Blobs found damaged while reading: rewritten from fresh contents instead of kept. */
   readonly #damaged = new Set<Digest>();
   /** checkTrees()'s answers by tree dir: the state found (undefined: no tree), while no takeTree used them. */
@@ -175,11 +177,12 @@ export class DirCache implements LayerCache {
         }
         const layer = layers.get(diffId);
         if (!layer) throw new LadingError('EXPORT', `${this.location}: no contents for cached layer ${diffId}`);
-        // A gzip blob already in a file (the export's) is linked as it is; its diffID is the layer's own.
-        const file = layer instanceof FileLayer && layer.diffId === diffId && !layer.disposed && /gzip/.test(layer.mediaType) ? layer : undefined;
-        const gz = `${hexOf(diffId)}.tar.gz`;
-        if (file && (await keepExisting(file.path, join(staging, gz)))) {
-          staged.push(gz);
+        // A blob already in a file (the export's) is linked as it is, a gzip one as `.tar.gz`; its diffID is
+        // the layer's own.
+        const file = layer instanceof FileLayer && layer.diffId === diffId && !layer.disposed ? layer : undefined;
+        const linked = file && `${hexOf(diffId)}.tar${/gzip/.test(file.mediaType) ? '.gz' : ''}`;
+        if (file && linked && (await keepExisting(file.path, join(staging, linked)))) {
+          staged.push(linked);
         } else {
           const name = `${hexOf(diffId)}.tar`;
           const src = withDiffIdCheck(await layer.uncompressed(), diffId, `layer ${diffId}`);

@@ -471,7 +471,7 @@ async function packCacheOnly(input: ExportInput, layersMount: string, uid: numbe
   const toPack = pending.flatMap((p, i) => (sealed[i]?.layer ? [] : [i]));
   const packed = await createLayers(
     toPack.map((i) => ({ directories: [{ source: pending[i]!.layer.dir, target: imagePathOf(pending[i]!) }] })),
-    { uid, gid, parentUid: uid, parentGid: gid, ...(input.tempDir ? { tempDir: input.tempDir } : {}), ...(input.blobCacheDir ? { blobCache: { dir: input.blobCacheDir } } : {}) },
+    { uid, gid, parentUid: uid, parentGid: gid, compression: cache.compression ?? 'gzip', ...(input.tempDir ? { tempDir: input.tempDir } : {}), ...(input.blobCacheDir ? { blobCache: { dir: input.blobCacheDir } } : {}) },
   );
   built.push(...packed);
   const extra = pending.map((_, i) => sealed[i]?.layer);
