@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLayer } from '../registry/layers/index.js';
-import { appendLayers, emptyImage } from '../registry/mutate/index.js';
+import { appendLayers, emptyImage, withConfig } from '../registry/mutate/index.js';
 import type { Layer } from '../registry/oci/index.js';
-import { collectImageSbom, osPackagesKey, sbomDocuments, type Component, type OsPackagesCache } from './index.js';
+import { cnbSbomFiles, cnbSbomFilesOf, collectImageSbom, osPackagesKey, sbomDocuments, type Component, type OsPackagesCache } from './index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lading-image-sbom-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -48,5 +48,29 @@ describe('the image SBOM with an OS package cache', () => {
     const two = appendLayers(one, { layer: b });
     expect(osPackagesKey(one, one.layers)).not.toBe(osPackagesKey(two, two.layers));
     expect(osPackagesKey(two, two.layers.slice(0, 1))).toBe(osPackagesKey(one, one.layers));
+  });
+});
+
+describe('the CNB SBOM layer files given by the export that packed the layer', () => {
+  it('are what reading the layer back finds, and make the same documents', async () => {
+    const cdx = JSON.stringify({ bomFormat: 'CycloneDX', specVersion: '1.5', components: [{ type: 'library', name: 'left-pad', version: '1.3.0', purl: 'pkg:npm/left-pad@1.3.0' }] });
+    const spdx = JSON.stringify({ spdxVersion: 'SPDX-2.3', SPDXID: 'SPDXRef-DOCUMENT', name: 'x', packages: [{ SPDXID: 'SPDXRef-a', name: 'left-pad', versionInfo: '1.3.0', externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: 'pkg:npm/left-pad@1.3.0' }] }] });
+    const files: [string, Buffer][] = [
+      ['layers/sbom/launch/acme_node/modules/sbom.spdx.json', Buffer.from(spdx)],
+      ['layers/sbom/launch/acme_node/modules/sbom.cdx.json', Buffer.from(cdx)],
+      ['layers/sbom/launch/acme_node/sbom.cdx.json', Buffer.from(cdx)],
+    ];
+    const layer = await createLayer({ entries: files.map(([path, content]) => ({ type: 'file' as const, path: `/${path}`, content })) }, { tempDir: dir });
+    const image = withConfig(appendLayers(emptyImage({ os: 'linux', architecture: 'amd64' }), { layer }), {
+      labels: { 'io.buildpacks.lifecycle.metadata': JSON.stringify({ sbom: { sha: layer.diffId } }) },
+    });
+    const readBack = await cnbSbomFiles(image);
+    const given = cnbSbomFilesOf(files);
+    expect(given).toEqual(readBack);
+    expect(given.map((f) => `${f.buildpack} ${f.layer ?? '-'} ${f.ext}`)).toEqual(['acme_node modules cdx.json', 'acme_node modules spdx.json', 'acme_node - cdx.json']);
+    const docs = (s: Awaited<ReturnType<typeof collectImageSbom>>) => sbomDocuments(s, { tool: { name: 'lading', version: 't' } }).map((d) => d.bytes.toString('utf8'));
+    const fromLayer = await collectImageSbom(image, 'app');
+    expect(fromLayer.components.map((c) => c.name)).toContain('left-pad');
+    expect(docs(await collectImageSbom(image, 'app', 'app', undefined, given))).toEqual(docs(fromLayer));
   });
 });

@@ -83,10 +83,22 @@ export function cnbSbomLayer(image: Image): Layer | undefined {
 export async function cnbSbomFiles(image: Image, what = 'image'): Promise<CnbSbomFile[]> {
   const layer = cnbSbomLayer(image);
   if (!layer) return [];
-  const files = await tarFiles(await layer.uncompressed(), (p) => /(^|\/)sbom\/launch\/.+\/sbom\.(cdx|spdx|syft)\.json$/.test(p), `${what} SBOM layer`);
+  const files = await tarFiles(await layer.uncompressed(), isCnbSbomPath, `${what} SBOM layer`);
+  return cnbSbomFilesOf(files);
+}
+
+const CNB_SBOM_PATH = /(?:^|\/)sbom\/(launch\/(.+)\/sbom\.(cdx\.json|spdx\.json|syft\.json))$/;
+const isCnbSbomPath = (path: string): boolean => CNB_SBOM_PATH.test(path);
+
+/**
+ * The CNB SBOM files among `files` (path in the SBOM layer, without a leading slash → contents), in order of
+ * their `relative` path: what `cnbSbomFiles` finds in the layer, for a caller that packed the layer itself.
+ */
+export function cnbSbomFilesOf(files: Iterable<readonly [string, Buffer]>): CnbSbomFile[] {
   const out: CnbSbomFile[] = [];
   for (const [path, bytes] of files) {
-    const m = /(?:^|\/)sbom\/(launch\/(.+)\/sbom\.(cdx\.json|spdx\.json|syft\.json))$/.exec(path)!;
+    const m = CNB_SBOM_PATH.exec(path);
+    if (!m) continue;
     const parts = m[2]!.split('/');
     out.push({ path, relative: m[1]!, buildpack: parts[0]!, ...(parts[1] ? { layer: parts.slice(1).join('/') } : {}), ext: m[3] as CnbSbomFile['ext'], bytes });
   }
@@ -144,11 +156,12 @@ async function cachedOsPackages(image: Image, what: string, cache: OsPackagesCac
 
 /**
  * The image SBOM of `image`: the run image's OS packages plus every buildpack SBOM in its CNB SBOM layer.
- * With `osCache`, the OS packages of run image layers seen before are taken from it.
+ * With `osCache`, the OS packages of run image layers seen before are taken from it. `sbomFiles`: the CNB SBOM
+ * layer's files when the caller has them (the export that packed the layer), instead of reading the layer.
  */
-export async function collectImageSbom(image: Image, name: string, what = name, osCache?: OsPackagesCache): Promise<Sbom> {
+export async function collectImageSbom(image: Image, name: string, what = name, osCache?: OsPackagesCache, sbomFiles?: readonly CnbSbomFile[]): Promise<Sbom> {
   const os = await cachedOsPackages(image, what, osCache);
-  const bp = buildpackComponents(await cnbSbomFiles(image, what));
+  const bp = buildpackComponents(sbomFiles ?? (await cnbSbomFiles(image, what)));
   const platform = image.config.os && image.config.architecture ? `${image.config.os}/${image.config.architecture}` : undefined;
   return {
     subject: { name, digest: image.descriptor.digest, created: image.config.created ?? '1980-01-01T00:00:01Z', ...(platform ? { platform } : {}) },

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { LadingError, isLadingError, type ContentSink, type Digest, type Image, type Layer } from '../../registry/oci/index.js';
 import { writeImage } from '../../registry/image/index.js';
@@ -113,6 +114,8 @@ export interface ExportResult {
   /** report.toml contents. */
   report: string;
   cache?: CacheWriteResult;
+  /** The files of the image's CNB SBOM layer (path in the layer without the leading slash → contents). */
+  sbomFiles: [string, Buffer][];
 }
 
 /** `created`: `now`, else SOURCE_DATE_EPOCH (seconds), else 1980-01-01T00:00:01Z (platform.md "Build Reproducibility"). */
@@ -178,6 +181,7 @@ async function runExport(input: ExportInput, built: FileLayer[]): Promise<Export
   }
 
   const planned: Planned[] = [];
+  const sbomFiles: [string, Buffer][] = [];
   const envByBp = new Map<string, LayerEnvSource[]>();
   const lifecycleBps: BuildpackLayersMetadata[] = [];
   for (const bp of build.buildpacks) {
@@ -223,6 +227,8 @@ async function runExport(input: ExportInput, built: FileLayer[]): Promise<Export
       source: file.path,
     }));
     planned.push({ name: 'sbom', history: 'Software Bill-of-Materials', kind: 'sbom', spec: { entries } });
+    // The build is over, so these are the bytes the layer holds: the image SBOM is made from them.
+    sbomFiles.push(...(await Promise.all(entries.map(async (e): Promise<[string, Buffer]> => [e.path.slice(1), await readSbomFile(e.source)]))));
   }
 
   const match = sliceMatcher(build.slices, appMount);
@@ -266,7 +272,7 @@ async function runExport(input: ExportInput, built: FileLayer[]): Promise<Export
       }
     }));
     const toBuild = planned.filter((p) => p.spec);
-    return await exportWith(input, planned, toBuild, lifecycleBps, envByBp, config, built, cachePacking);
+    return { ...(await exportWith(input, planned, toBuild, lifecycleBps, envByBp, config, built, cachePacking)), sbomFiles };
   } finally {
     // Nothing may still write into `built` once the caller disposes it.
     await cachePacking?.catch(() => undefined);
@@ -276,7 +282,7 @@ async function runExport(input: ExportInput, built: FileLayer[]): Promise<Export
 async function exportWith(
   input: ExportInput, planned: Planned[], toBuild: Planned[], lifecycleBps: BuildpackLayersMetadata[], envByBp: Map<string, LayerEnvSource[]>,
   config: ReturnType<typeof launchConfig>, built: FileLayer[], cachePacking: Promise<CacheOnlyLayers> | undefined,
-): Promise<ExportResult> {
+): Promise<Omit<ExportResult, 'sbomFiles'>> {
   const { build, analyzed, signal } = input;
   const layersMount = input.layersMount ?? DEFAULT_LAYERS_MOUNT;
   const uid = input.uid ?? DEFAULT_CONTENT_ID;
@@ -346,7 +352,7 @@ async function exportWith(
   await input.sink.commit();
 
   const base = run.image.layers.length;
-  const result: ExportResult = {
+  const result: Omit<ExportResult, 'sbomFiles'> = {
     image,
     location: input.sink.location,
     digest: image.descriptor.digest,
@@ -363,6 +369,14 @@ async function exportWith(
     if (saved) result.cache = saved;
   }
   return result;
+}
+
+async function readSbomFile(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    throw new LadingError('EXPORT', `${file}: cannot read the buildpack SBOM file: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /**

@@ -146,7 +146,7 @@ export async function runBuild(ctx: CommandContext, given: BuildArgs): Promise<v
     for (const t of result.layerTrees.offered) out.debug(`layer tree store: offered ${t.buildpack}:${t.layer} (${t.key.slice(0, 12)})`);
     for (const t of result.layerTrees.kept) out.debug(`layer tree store: kept ${t.buildpack}:${t.layer} (${t.key.slice(0, 12)})`);
     const sbom = args.sbom === 'none' ? undefined : await (await (sbomAttach ??= import('./sbom-attach.js'))).attachImageSbom({
-      dest, name: args.image, digest: exported.digest, options, onWarning: (m) => out.log(`warning: ${m}`), osPackagesDir: join(storeHome({ env }), 'cache', 'os-packages'),
+      dest, name: args.image, digest: exported.digest, exported, options, onWarning: (m) => out.log(`warning: ${m}`), osPackagesDir: join(storeHome({ env }), 'cache', 'os-packages'),
       ...(args['sbom-output-dir'] ? { sbomDir: resolve(args['sbom-output-dir']) } : {}),
     });
     // Loaded only when signing: the signing modules (@sigstore/sign and its dependencies) cost start-up time.

@@ -1,12 +1,12 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { imageFromSource } from '../../../registry/image/index.js';
-import { LadingError, digestOf, type ContentSource, type Descriptor, type Digest } from '../../../registry/oci/index.js';
+import { LadingError, digestOf, type ContentSource, type Descriptor, type Digest, type Image } from '../../../registry/oci/index.js';
 import { keepFile } from '../../../registry/keep-file.js';
 import { openSink, openSource, type OpenOptions } from '../../../registry/open.js';
 import type { ImageReference } from '../../../registry/reference.js';
 import {
-  collectImageSbom, findSbomReferrers, putSbomReferrers, SBOM_FILE_NAMES, SBOM_MEDIA_TYPES, SBOM_SCOPE_ANNOTATION, sbomDocuments, type Component,
+  cnbSbomFilesOf, collectImageSbom, findSbomReferrers, putSbomReferrers, SBOM_FILE_NAMES, SBOM_MEDIA_TYPES, SBOM_SCOPE_ANNOTATION, sbomDocuments, type Component,
   type OsPackagesCache, type SbomDocument,
 } from '../../../sbom/index.js';
 import { sbomTool } from './sbom-image.js';
@@ -17,6 +17,11 @@ export interface AttachSbomInput {
   /** The image name as the user gave it (the SBOM's root component). */
   name: string;
   digest: Digest;
+  /**
+   * The image as its export wrote it, with the files of its CNB SBOM layer: the SBOM is made from these instead
+   * of reading the image and that layer back from `dest`.
+   */
+  exported?: { image: Image; sbomFiles: Iterable<readonly [string, Buffer]> };
   options: OpenOptions;
   /** `--sbom-output-dir`: also write sbom.cdx.json and sbom.spdx.json here. */
   sbomDir?: string;
@@ -93,9 +98,14 @@ async function writeSbomDir(dir: string, docs: readonly SbomDocument[]): Promise
   }
 }
 
+async function readImage(source: ContentSource, digest: Digest): Promise<Image> {
+  const desc = await source.resolve();
+  return imageFromSource(source, desc.digest === digest ? desc : { ...desc, digest });
+}
+
 /**
  * After export (design §10): the image SBOM — the run image's dpkg records plus the buildpacks' SBOM files
- * from the CNB SBOM layer, read back from where the image was written — pushed as two referrers of the
+ * from the CNB SBOM layer, given by the export or read back from where the image was written — pushed as two referrers of the
  * image manifest (CycloneDX, SPDX). The image itself is not touched. When the image already has both
  * referrers made from the same input (a no-op rebuild), they are kept as they are: nothing is read or
  * pushed (with `sbomDir`, their documents are fetched and written there).
@@ -119,9 +129,9 @@ export async function attachImageSbom(input: AttachSbomInput): Promise<AttachSbo
         return attached;
       }
     }
-    const desc = await source.resolve();
-    const image = await imageFromSource(source, desc.digest === input.digest ? desc : { ...desc, digest: input.digest });
-    const sbom = await collectImageSbom(image, input.name, source.location, input.osPackagesDir ? osPackagesFileCache(input.osPackagesDir) : undefined);
+    const image = input.exported?.image ?? (await readImage(source, input.digest));
+    const files = input.exported ? cnbSbomFilesOf(input.exported.sbomFiles) : undefined;
+    const sbom = await collectImageSbom(image, input.name, source.location, input.osPackagesDir ? osPackagesFileCache(input.osPackagesDir) : undefined, files);
     docs = sbomDocuments(sbom, { tool: sbomTool() });
     created = sbom.subject.created;
     subject = image.descriptor;
