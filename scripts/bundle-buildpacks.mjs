@@ -44,15 +44,16 @@ export async function splitEsmBundle(entryPoints, outdir, { quiet = false, exter
 }
 
 /**
- * bin/detect.mjs: `main()` running the SDK's runDetect with `detect` exported by `detectModule`, as one
- * self-contained file (no chunks). Split with main.mjs, esbuild would put every module both reach through the
+ * bin/detect.mjs: the SDK's runDetect with `detect` exported by `detectModule`, run as bin/detect starts the
+ * file, as one self-contained file (no chunks). Split with main.mjs, esbuild would put every module both reach through the
  * SDK's barrel into one shared chunk, which is most of the build's code.
  */
 export async function detectBundle(detectModule, outfile, { quiet = false, pure = PURE_PACKAGES } = {}) {
   const contents = [
     `import { detect } from ${JSON.stringify(detectModule)};`,
     `import { runDetect } from ${JSON.stringify(join(root, 'buildpacks', 'lib', 'entry.ts'))};`,
-    'export const main = () => runDetect(detect);',
+    // run when bin/detect starts this file
+    'await runDetect(detect);',
   ].join('\n');
   await build({ ...esmOptions({ quiet, external: [], pure }), stdin: { contents, resolveDir: dirname(detectModule), sourcefile: 'detect-entry.ts', loader: 'ts' }, outfile });
 }

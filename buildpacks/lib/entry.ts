@@ -2,6 +2,7 @@ import { dirname } from 'node:path';
 import { bindingRoot, readBindings, type Binding } from './bindings.js';
 import { readBuildpackDescriptor, type BuildpackDescriptor } from './descriptor.js';
 import { BuildpackError } from './errors.js';
+import { restoreExtraCaCerts } from './extra-ca.js';
 import { Layers } from './layer.js';
 import { Logger, type LogSink } from './logger.js';
 import { readStore, writeBuildResult, type BuildResult } from './outputs.js';
@@ -146,10 +147,12 @@ export async function executeBuild(fn: BuildFunction, io: ProcessIo): Promise<nu
 
 /** bin/detect: `await runDetect(detect)`; sets the process exit code. */
 export async function runDetect(fn: DetectFunction): Promise<void> {
+  restoreExtraCaCerts();
   process.exitCode = await executeDetect(fn, processIo());
 }
 
 /** bin/build: `await runBuild(build)`; sets the process exit code. */
 export async function runBuild(fn: BuildFunction): Promise<void> {
+  restoreExtraCaCerts();
   process.exitCode = await executeBuild(fn, processIo());
 }

@@ -8,12 +8,18 @@ import type { BuildpackModule } from './modules.js';
 
 /**
  * Where a builder image keeps the node that runs buildpacks written in JavaScript (lading's own are bundled
- * `bin/main.mjs` started by `#!/usr/bin/env node`): `/cnb/node/bin/node`, put on PATH in sandboxed builds.
+ * `bin/main.mjs` started by a shell script's `exec node`): `/cnb/node/bin/node`, put on PATH in sandboxed builds.
  * Host-mode builds use the node running lading instead (design.md §8).
  */
 export const NODE_DIR = '/cnb/node';
 
-/** Whether a buildpack layer has a `bin/detect` or `bin/build` started through node (its shebang). */
+/** How much of a bin/detect or bin/build is read to tell whether it starts node. */
+const HEAD_BYTES = 2048;
+
+/**
+ * Whether a buildpack layer has a `bin/detect` or `bin/build` started through node: a node shebang, or a
+ * shell script that `exec node`s (lading's own buildpacks, see buildpacks/node/bin/build).
+ */
 export async function moduleNeedsNode(m: BuildpackModule): Promise<boolean> {
   if (m.info.order) return false;
   const extract = tar.extract();
@@ -26,11 +32,11 @@ export async function moduleNeedsNode(m: BuildpackModule): Promise<boolean> {
         const chunks: Buffer[] = [];
         let size = 0;
         for await (const c of entry as AsyncIterable<Buffer>) {
-          if (size < 128) chunks.push(c);
+          if (size < HEAD_BYTES) chunks.push(c);
           size += c.length;
         }
-        const head = Buffer.concat(chunks).subarray(0, 128).toString('utf8').split('\n')[0] ?? '';
-        if (/^#!.*\bnode\b/.test(head)) found = true;
+        const head = Buffer.concat(chunks).subarray(0, HEAD_BYTES).toString('utf8');
+        if (/^#!.*\bnode\b/.test(head.split('\n')[0] ?? '') || /^\s*exec node\b/m.test(head)) found = true;
       } else {
         entry.resume();
       }

@@ -4,6 +4,7 @@ import { rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
 import { BuildpackError } from '../errors.js';
+import { deferredExtraCaCerts } from '../extra-ca.js';
 
 /** TLS trust for downloads: a CA bundle (npm's cafile/ca) and whether to verify at all (strict-ssl). */
 export interface TrustOptions {
@@ -40,6 +41,14 @@ export async function trustingDispatcher(opts: TrustOptions = {}): Promise<Dispa
       // an unreadable NODE_EXTRA_CA_CERTS is ignored, as Node itself does (with a warning of its own)
     }
     tls.ca = [...opts.ca, ...extraPem];
+  } else {
+    // Node's roots plus the extra file, as Node itself trusts when it loads NODE_EXTRA_CA_CERTS at start-up
+    const extra = deferredExtraCaCerts();
+    try {
+      if (extra) tls.ca = [...(await import('node:tls')).rootCertificates, readFileSync(extra, 'utf8')];
+    } catch {
+      // unreadable: ignored, as Node does
+    }
   }
   if (opts.rejectUnauthorized === false) tls.rejectUnauthorized = false;
   const proxied = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((k) => env[k]);

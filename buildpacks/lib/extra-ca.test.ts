@@ -1,0 +1,77 @@
+import { execFile } from 'node:child_process';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { trustingDispatcher } from './dependency/http.js';
+import { DEFERRED_EXTRA_CA_ENV, deferredExtraCaCerts, restoreExtraCaCerts } from './extra-ca.js';
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, '..', '..');
+
+describe('bin/detect and bin/build move NODE_EXTRA_CA_CERTS aside before node starts', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'lading-extra-ca-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  // Each script, copied next to a stand-in for the JavaScript it starts, which prints what node was given.
+  const started = async (bp: string, phase: 'detect' | 'build', env: Record<string, string>) => {
+    const bin = join(dir, bp, phase);
+    await run('mkdir', ['-p', bin]);
+    await copyFile(join(root, 'buildpacks', bp, 'bin', phase), join(bin, phase));
+    const report = 'process.stdout.write(JSON.stringify({ extra: process.env.NODE_EXTRA_CA_CERTS ?? null, deferred: process.env.' + DEFERRED_EXTRA_CA_ENV + ' ?? null, args: process.argv.slice(2) }))';
+    await writeFile(join(bin, `${phase}.mjs`), report);
+    const { stdout } = await run('/bin/sh', [join(bin, phase), '/platform', '/plan.toml'], { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env } });
+    return JSON.parse(stdout) as { extra: string | null; deferred: string | null; args: string[] };
+  };
+
+  for (const bp of ['node', 'go', 'java', 'python']) {
+    for (const phase of ['detect', 'build'] as const) {
+      it(`${bp} bin/${phase}`, async () => {
+        expect(await started(bp, phase, { NODE_EXTRA_CA_CERTS: '/etc/ssl/corp.pem' })).toEqual({ extra: null, deferred: '/etc/ssl/corp.pem', args: ['/platform', '/plan.toml'] });
+        expect(await started(bp, phase, {})).toEqual({ extra: null, deferred: null, args: ['/platform', '/plan.toml'] });
+        // a CA store chosen through NODE_OPTIONS: Node's own handling is left alone
+        expect(await started(bp, phase, { NODE_EXTRA_CA_CERTS: '/etc/ssl/corp.pem', NODE_OPTIONS: '--use-openssl-ca' })).toMatchObject({ extra: '/etc/ssl/corp.pem', deferred: null });
+      });
+    }
+  }
+});
+
+describe('a deferred NODE_EXTRA_CA_CERTS', () => {
+  let dir: string;
+  let server: Server;
+  let url: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'lading-extra-ca-tls-'));
+    const [key, cert] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
+    await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+    server = createServer({ key: await readFile(key), cert: await readFile(cert) }, (_req, res) => res.end('trusted'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `https://127.0.0.1:${(server.address() as { port: number }).port}/`;
+  }, 60_000);
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const get = async () => {
+    const { request } = await import('undici');
+    const res = await request(url, { dispatcher: await trustingDispatcher({ env: {} }) });
+    return res.body.text();
+  };
+
+  it('goes back into the environment for child processes, and the buildpack’s own connections trust it as Node would', async () => {
+    await expect(get()).rejects.toThrow(/self.signed|certificate/i);
+    const env: Record<string, string | undefined> = { [DEFERRED_EXTRA_CA_ENV]: join(dir, 'cert.pem') };
+    restoreExtraCaCerts(env);
+    expect(env).toEqual({ NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') });
+    expect(deferredExtraCaCerts()).toBe(join(dir, 'cert.pem'));
+    expect(await get()).toBe('trusted');
+  });
+});
