@@ -17,13 +17,18 @@ export interface WriteImageResult {
   uploaded: number;
 }
 
-/** Writes an image to a sink: layer blobs (bounded concurrency), config, then the manifest. Does not commit. */
+/**
+ * Writes an image to a sink: layer and config blobs (bounded concurrency; the config is small and needs no
+ * layer first, so it goes up with them), then the manifest. Does not commit.
+ */
 export async function writeImage(sink: ContentSink, image: Image, options: WriteImageOptions = {}): Promise<WriteImageResult> {
-  const layers = await boundedMap(image.layers, options.concurrency ?? 4, (layer) =>
-    sink.putBlob({ mediaType: layer.mediaType, digest: layer.digest, size: layer.size }, () => layer.compressed()),
-  );
-  const config = await sink.putBlob(image.manifest.config, async () => Readable.from([image.rawConfig]));
+  const blobs: { desc: Descriptor; open: () => Promise<Readable> }[] = [
+    ...image.layers.map((layer) => ({ desc: { mediaType: layer.mediaType, digest: layer.digest, size: layer.size }, open: () => layer.compressed() })),
+    { desc: image.manifest.config, open: async () => Readable.from([image.rawConfig]) },
+  ];
+  const results = await boundedMap(blobs, options.concurrency ?? 4, (b) => sink.putBlob(b.desc, b.open));
+  const layers = results.slice(0, -1);
   const descriptor = await sink.putManifest(image.rawManifest, image.descriptor.mediaType, { tag: options.tag ?? true });
-  const uploaded = [...layers, config].filter((r) => r === 'uploaded').length;
+  const uploaded = results.filter((r) => r === 'uploaded').length;
   return { descriptor, layers, uploaded };
 }

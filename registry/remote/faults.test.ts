@@ -214,7 +214,8 @@ describe('uploads (in-process registry)', () => {
     expect(err.message).toContain('SIZE_INVALID: size mismatch');
     expect(err.message).toContain('_state=[redacted]');
     expect(err.message).not.toContain('secret-state');
-    expect(reg.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
+    // one upload each for the layer and the config (they go up together), none retried
+    expect(reg.requests.filter((r) => r.method === 'POST')).toHaveLength(2);
   });
 
   it('refuses source content that does not match its descriptor', async () => {
