@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { LadingError } from '../../registry/oci/index.js';
 import type { BuildpackDescriptor } from './descriptor.js';
 import type { DetectInputs, DetectOutput, DetectRunner } from './detect.js';
+import { childFailure, runChild } from './child.js';
 import { detectInvocation, type Invocation } from './invocation.js';
 
 /** Rewrites an invocation before it runs, e.g. to enter a private mount namespace (design.md §1). */
@@ -36,26 +37,21 @@ export class ProcessDetectRunner implements DetectRunner {
     try {
       await writeFile(planFile, '', { mode: 0o600 });
       const command = (this.opts.wrap ?? ((c) => c))(detectInvocation(bp, { ...inputs, planPath: planFile }));
-      const { execa } = await import('execa'); // loaded when a buildpack runs, not at CLI start-up
-      const child = execa(command.file, command.args, {
+      const chunks: Buffer[] = [];
+      const result = await runChild(command.file, command.args, {
         cwd: command.cwd,
         env: command.env,
-        extendEnv: false,
-        stdin: 'ignore',
-        all: true,
-        reject: false,
-        stripFinalNewline: false,
-        ...(this.opts.timeoutMs ? { timeout: this.opts.timeoutMs } : {}),
-        ...(this.opts.signal ? { cancelSignal: this.opts.signal } : {}),
+        onOutput: (c) => chunks.push(c),
+        ...(this.opts.timeoutMs ? { timeoutMs: this.opts.timeoutMs } : {}),
+        ...(this.opts.signal ? { signal: this.opts.signal } : {}),
+        ...(this.opts.onSpawn ? { onSpawn: () => this.opts.onSpawn!() } : {}),
       });
-      this.opts.onSpawn?.();
-      const result = await child;
-      const output = typeof result.all === 'string' ? result.all : '';
-      if (result.exitCode === undefined || result.isTerminated) {
-        const why = result.isCanceled ? 'was cancelled' : result.timedOut ? `timed out after ${this.opts.timeoutMs} ms` : result.signal ? `was killed by ${result.signal}` : `could not start: ${result.shortMessage}`;
-        return { code: -1, output, error: new LadingError(result.isCanceled ? 'INTERRUPTED' : 'DETECT', `${command.file} ${why}`, { cause: result }) };
+      const output = Buffer.concat(chunks).toString('utf8');
+      const failure = childFailure(result, this.opts.timeoutMs);
+      if (failure !== undefined) {
+        return { code: -1, output, error: new LadingError(result.cancelled ? 'INTERRUPTED' : 'DETECT', `${command.file} ${failure}`, { cause: result.startError ?? result }) };
       }
-      if (result.exitCode !== 0) return { code: result.exitCode, output };
+      if (result.exitCode !== 0) return { code: result.exitCode!, output };
       return { code: 0, output, planText: await readFile(planFile, 'utf8'), planFile: `${bp.info.id}@${bp.info.version} build plan` };
     } finally {
       await rm(planDir, { recursive: true, force: true });

@@ -4,7 +4,7 @@ import type { Env, EnvFile } from './env-files.js';
 import { buildEnvFor, type BuildpackLayerEnv } from './layer-env.js';
 import { withPlatformEnv } from './process-env.js';
 
-/** A buildpack executable to run: what a runner hands to execa (after an optional namespace wrapper). */
+/** A buildpack executable to run: what a runner spawns (after an optional namespace wrapper). */
 export interface Invocation {
   file: string;
   args: string[];

@@ -30,7 +30,7 @@ export function bwrapArgs(root: readonly RootEntry[], mounts: readonly Mount[], 
  * The setup script for the `unshare` fallback, run by `/bin/sh` as root of a new user + mount namespace:
  * mounts a tmpfs on the (empty) scratch dir, re-creates the host's top level in it from `link|file|dir`
  * operations, binds the build's dirs, hides the tmpfs's own alias that the bind of its parent brought in,
- * then chroots into it with `unshare --root --wd` (an exec, so the buildpack keeps the pid execa knows).
+ * then chroots into it with `unshare --root --wd` (an exec, so the buildpack keeps the pid lading started).
  * The caller's PATH is used for nothing but the final command. Positional args:
  * `<scratch> <op> <src> <dst> ... -- <cwd> <file> <args...>`.
  */

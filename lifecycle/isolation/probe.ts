@@ -4,6 +4,7 @@ import { access, lstat, mkdir, mkdtemp, readFile, readlink, rename, rm, stat, wr
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { LadingError } from '../../registry/oci/index.js';
+import { runChild } from '../buildpack/child.js';
 import { namespaceIsolation, type Isolation } from './isolation.js';
 import { IMAGE_APP_DIR, IMAGE_LAYERS_DIR, readHostRoot, type RootEntry } from './mounts.js';
 
@@ -90,12 +91,12 @@ async function trial(isolation: Isolation, parent: string, timeoutMs: number): P
     await mkdir(dirs.layersDir);
     const script = `echo ok > ${IMAGE_LAYERS_DIR}/probe && test -d ${IMAGE_APP_DIR}`;
     const inv = isolation.wrap({ file: '/bin/sh', args: ['-c', script], cwd: IMAGE_APP_DIR, env: { PATH: SBIN.join(':') } }, dirs);
-    const { execa } = await import('execa'); // loaded when probing, not at CLI start-up
-    const run = await execa(inv.file, inv.args, { cwd: inv.cwd, env: inv.env, extendEnv: false, stdin: 'ignore', all: true, reject: false, timeout: timeoutMs });
+    const chunks: Buffer[] = [];
+    const run = await runChild(inv.file, inv.args, { cwd: inv.cwd, env: inv.env, timeoutMs, onOutput: (c) => chunks.push(c) });
     const landed = await readFile(join(dirs.layersDir, 'probe'), 'utf8').catch(() => '');
     if (run.exitCode === 0 && landed === 'ok\n') return undefined;
-    const said = typeof run.all === 'string' ? run.all.trim().split('\n').pop() : '';
-    return said || (run.timedOut ? `timed out after ${timeoutMs} ms` : `exit code ${run.exitCode ?? run.signal}`);
+    const said = Buffer.concat(chunks).toString('utf8').trim().split('\n').pop();
+    return said || (run.startError ? run.startError.message : run.timedOut ? `timed out after ${timeoutMs} ms` : `exit code ${run.exitCode ?? run.signal}`);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -10,6 +10,7 @@ import {
   type ProcessDetectRunnerOptions,
 } from '../buildpack/index.js';
 import { LadingError } from '../../registry/oci/index.js';
+import { childFailure, runChild } from '../buildpack/child.js';
 import type { Isolation } from './isolation.js';
 import type { BuildDirs } from './mounts.js';
 
@@ -38,23 +39,6 @@ const TAIL_CHARS = 16 * 1024;
  * buffering it all: only the tail is kept, for error messages.
  */
 export async function runProcess(inv: Invocation, opts: RunProcessOptions = {}): Promise<ProcessResult> {
-  const { execa } = await import('execa'); // loaded when a buildpack runs, not at CLI start-up
-  const child = execa(inv.file, inv.args, {
-    cwd: inv.cwd,
-    env: inv.env,
-    extendEnv: false,
-    stdin: 'ignore',
-    all: true,
-    buffer: false,
-    reject: false,
-    // Its own session and process group: no controlling terminal, and the whole tree can be stopped.
-    detached: true,
-    ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}),
-    ...(opts.signal ? { cancelSignal: opts.signal } : {}),
-  });
-  const stopTree = treeStopper(child.pid);
-  const timer = opts.timeoutMs ? setTimeout(stopTree, opts.timeoutMs) : undefined;
-  opts.signal?.addEventListener('abort', stopTree, { once: true });
   let tail = '';
   const decoder = new StringDecoder('utf8');
   const take = (text: string) => {
@@ -62,44 +46,40 @@ export async function runProcess(inv: Invocation, opts: RunProcessOptions = {}):
     opts.onOutput?.(text);
     tail = (tail + text).slice(-TAIL_CHARS);
   };
-  child.all?.on('data', (chunk: Buffer) => take(decoder.write(chunk)));
-  const result = await child.finally(() => {
-    clearTimeout(timer);
-    opts.signal?.removeEventListener('abort', stopTree);
+  const result = await runChild(inv.file, inv.args, {
+    cwd: inv.cwd,
+    env: inv.env,
+    // Its own session and process group: no controlling terminal, and the whole tree can be stopped.
+    detached: true,
+    stop: stopTree,
+    onOutput: (chunk) => take(decoder.write(chunk)),
+    ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
   });
   take(decoder.end());
   const lines = tail.replace(/\n$/, '').split('\n');
   const kept = lines.slice(-(opts.tailLines ?? 40)).join('\n');
-  if (result.exitCode === undefined || result.isTerminated) {
-    const why = result.isCanceled
-      ? 'was cancelled'
-      : result.timedOut
-        ? `timed out after ${opts.timeoutMs} ms`
-        : result.signal
-          ? `was killed by ${result.signal}`
-          : `could not start: ${result.shortMessage}`;
-    return { code: -1, tail: kept, error: new LadingError(result.isCanceled ? 'INTERRUPTED' : 'BUILD', `${inv.file} ${why}`, { cause: result }) };
+  const failure = childFailure(result, opts.timeoutMs);
+  if (failure !== undefined) {
+    return { code: -1, tail: kept, error: new LadingError(result.cancelled ? 'INTERRUPTED' : 'BUILD', `${inv.file} ${failure}`, { cause: result.startError ?? result }) };
   }
-  return { code: result.exitCode, tail: kept };
+  return { code: result.exitCode!, tail: kept };
 }
 
 /**
  * Stopping only the direct child would leave its descendants holding the output pipe (a `sleep` in a bash
  * buildpack keeps a cancelled build waiting): signal the process group, SIGKILL after a short grace.
  */
-function treeStopper(pid: number | undefined): () => void {
-  return () => {
-    if (pid === undefined) return;
-    const kill = (sig: NodeJS.Signals) => {
-      try {
-        process.kill(-pid, sig);
-      } catch {
-        // already gone
-      }
-    };
-    kill('SIGTERM');
-    setTimeout(() => kill('SIGKILL'), 2_000).unref();
+function stopTree(pid: number): void {
+  const kill = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      // already gone
+    }
   };
+  kill('SIGTERM');
+  setTimeout(() => kill('SIGKILL'), 2_000).unref();
 }
 
 export interface IsolatedDetectRunnerOptions extends Omit<ProcessDetectRunnerOptions, 'wrap'> {
