@@ -16,6 +16,7 @@ export * from './order.js';
 export * from './build-plan.js';
 export * from './plan-files.js';
 export * from './detect.js';
+export * from './child.js';
 export * from './detect-runner.js';
 export * from './invocation.js';
 export * from './layer-metadata.js';

@@ -4,7 +4,7 @@ import { access, lstat, mkdir, mkdtemp, readFile, readlink, rename, rm, stat, wr
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { LadingError } from '../../registry/oci/index.js';
-import { runChild } from '../buildpack/child.js';
+import { runChild } from '../buildpack/index.js';
 import { namespaceIsolation, type Isolation } from './isolation.js';
 import { IMAGE_APP_DIR, IMAGE_LAYERS_DIR, readHostRoot, type RootEntry } from './mounts.js';
 

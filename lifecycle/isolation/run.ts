@@ -1,6 +1,8 @@
 import { StringDecoder } from 'node:string_decoder';
 import {
+  childFailure,
   ProcessDetectRunner,
+  runChild,
   type BuildpackDescriptor,
   type DetectInputs,
   type DetectOutput,
@@ -10,7 +12,6 @@ import {
   type ProcessDetectRunnerOptions,
 } from '../buildpack/index.js';
 import { LadingError } from '../../registry/oci/index.js';
-import { childFailure, runChild } from '../buildpack/child.js';
 import type { Isolation } from './isolation.js';
 import type { BuildDirs } from './mounts.js';
 
