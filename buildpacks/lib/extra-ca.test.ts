@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:https';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { selfSignedTlsServer, type TlsServer } from '../../test/support/tls-server.js';
 import { trustingDispatcher } from './dependency/http.js';
 import { DEFERRED_EXTRA_CA_ENV, deferredExtraCaCerts, restoreExtraCaCerts } from './extra-ca.js';
 
@@ -44,34 +44,24 @@ describe('bin/detect and bin/build move NODE_EXTRA_CA_CERTS aside before node st
 });
 
 describe('a deferred NODE_EXTRA_CA_CERTS', () => {
-  let dir: string;
-  let server: Server;
-  let url: string;
+  let server: TlsServer;
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'lading-extra-ca-tls-'));
-    const [key, cert] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
-    await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
-    server = createServer({ key: await readFile(key), cert: await readFile(cert) }, (_req, res) => res.end('trusted'));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `https://127.0.0.1:${(server.address() as { port: number }).port}/`;
+    server = await selfSignedTlsServer();
   }, 60_000);
-  afterAll(async () => {
-    await new Promise((resolve) => server.close(resolve));
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => server.close());
 
   const get = async () => {
     const { request } = await import('undici');
-    const res = await request(url, { dispatcher: await trustingDispatcher({ env: {} }) });
+    const res = await request(server.url, { dispatcher: await trustingDispatcher({ env: {} }) });
     return res.body.text();
   };
 
   it('goes back into the environment for child processes, and the buildpack’s own connections trust it as Node would', async () => {
     await expect(get()).rejects.toThrow(/self.signed|certificate/i);
-    const env: Record<string, string | undefined> = { [DEFERRED_EXTRA_CA_ENV]: join(dir, 'cert.pem') };
+    const env: Record<string, string | undefined> = { [DEFERRED_EXTRA_CA_ENV]: server.certFile };
     restoreExtraCaCerts(env);
-    expect(env).toEqual({ NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') });
-    expect(deferredExtraCaCerts()).toBe(join(dir, 'cert.pem'));
+    expect(env).toEqual({ NODE_EXTRA_CA_CERTS: server.certFile });
+    expect(deferredExtraCaCerts()).toBe(server.certFile);
     expect(await get()).toBe('trusted');
   });
 });

@@ -1,6 +1,7 @@
 import yargs from 'yargs';
 import { LadingError } from '../../registry/oci/index.js';
 import { makeContext, type GlobalArgs } from './context.js';
+import { resumeExtraCaCerts } from './extra-ca.js';
 import type { Terminal } from './output.js';
 import type { CommandContext } from './context.js';
 
@@ -28,6 +29,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandFactory>>> = {
 
 /** Runs the CLI; returns the exit code (documented in docs/exit-codes.md). */
 export async function run(argv: string[], terminal: Terminal = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+  resumeExtraCaCerts();
   const ctx = makeContext(terminal);
   let failure: unknown;
   let lastArgs: GlobalArgs = { json: argv.includes('--json') };
