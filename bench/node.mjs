@@ -161,25 +161,21 @@ try {
   }
 
   // 3. One-file change + push. lading: warm cache; containerify: an installed node_modules; buildah: cached layers.
+  // Round by round (lading, containerify, buildah in each), as the cold runs are: this VM's speed drifts by
+  // up to 1.5x within minutes, and three blocks run one after another would carry that drift into the ratios.
   const ladingChange = [];
-  for (let r = 0; r < runs; r++) {
-    progress(`lading one-file change ${r + 1}/${runs}`);
-    change(app, r);
-    ladingChange.push(timed(() => ladingBuild(ladingRef, warmCache)).seconds);
-  }
-  const lastLading = ladingBuild(ladingRef, warmCache);
   const cfyChange = [];
-  for (let r = 0; r < runs; r++) {
-    progress(`containerify one-file change ${r + 1}/${runs}`);
-    change(capp, r);
-    cfyChange.push(timed(cfy).seconds);
-  }
   const budChange = [];
   for (let r = 0; r < runs; r++) {
-    progress(`buildah one-file change ${r + 1}/${runs}`);
+    progress(`one-file change ${r + 1}/${runs}: lading, containerify, buildah`);
+    change(app, r);
+    ladingChange.push(timed(() => ladingBuild(ladingRef, warmCache)).seconds);
+    change(capp, r);
+    cfyChange.push(timed(cfy).seconds);
     change(bapp, r);
     budChange.push(timed(bud).seconds);
   }
+  const lastLading = ladingBuild(ladingRef, warmCache);
 
   // 4. Image sizes: the compressed layers each registry manifest lists.
   const size = (ref) => {
