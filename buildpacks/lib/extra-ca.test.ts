@@ -27,7 +27,8 @@ describe('bin/detect and bin/build move NODE_EXTRA_CA_CERTS aside before node st
     await copyFile(join(root, 'buildpacks', bp, 'bin', phase), join(bin, phase));
     const report = 'process.stdout.write(JSON.stringify({ extra: process.env.NODE_EXTRA_CA_CERTS ?? null, deferred: process.env.' + DEFERRED_EXTRA_CA_ENV + ' ?? null, args: process.argv.slice(2) }))';
     await writeFile(join(bin, `${phase}.mjs`), report);
-    const { stdout } = await run('/bin/sh', [join(bin, phase), '/platform', '/plan.toml'], { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env } });
+    // in an empty app dir: node's bin/detect passes a package.json without starting node
+    const { stdout } = await run('/bin/sh', [join(bin, phase), '/platform', '/plan.toml'], { cwd: dir, env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env } });
     return JSON.parse(stdout) as { extra: string | null; deferred: string | null; args: string[] };
   };
 
