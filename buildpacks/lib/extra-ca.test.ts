@@ -27,8 +27,9 @@ describe('bin/detect and bin/build move NODE_EXTRA_CA_CERTS aside before node st
     await copyFile(join(root, 'buildpacks', bp, 'bin', phase), join(bin, phase));
     const report = 'process.stdout.write(JSON.stringify({ extra: process.env.NODE_EXTRA_CA_CERTS ?? null, deferred: process.env.' + DEFERRED_EXTRA_CA_ENV + ' ?? null, args: process.argv.slice(2) }))';
     await writeFile(join(bin, `${phase}.mjs`), report);
-    // in an empty app dir: node's bin/detect passes a package.json without starting node
-    const { stdout } = await run('/bin/sh', [join(bin, phase), '/platform', '/plan.toml'], { cwd: dir, env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env } });
+    // In an empty app dir (node's bin/detect passes a package.json without starting node), with BP_GO_TARGETS
+    // set (go's fails a directory without go.mod without node unless that is set).
+    const { stdout } = await run('/bin/sh', [join(bin, phase), '/platform', '/plan.toml'], { cwd: dir, env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', BP_GO_TARGETS: '.', ...env } });
     return JSON.parse(stdout) as { extra: string | null; deferred: string | null; args: string[] };
   };
 
