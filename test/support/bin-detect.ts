@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 
 // Our buildpacks' bin/detect answer the common cases in sh and hand everything else to detect.ts (bin/detect.mjs).
 // Each case runs three ways: bin/detect as the lifecycle runs it, `node bin/detect.mjs` (detect.ts alone), and
@@ -94,5 +95,18 @@ export class BinDetect {
       ts: await this.run(process.execPath, [join(bin, 'detect.mjs'), ...args], opts),
       stubbed: await this.run(join(bin, 'detect'), args, { ...opts, env: { ...withInputs, PATH: `${this.#stubs}:${withInputs.PATH}` } }),
     };
+  }
+
+  /**
+   * Runs each case three ways and checks that detect.ts exits with `code` and the script gives the same: without
+   * node (`answered`: the stub is never started) or by handing the case to detect.ts.
+   */
+  async expectCases(cases: ReadonlyArray<[string, DetectCase, number]>, path: 'answered' | 'handed to node'): Promise<void> {
+    for (const [what, c, code] of cases) {
+      const { script, ts, stubbed } = await this.all(c);
+      expect(ts.code, `${what}: ${ts.stdout}${ts.stderr}`).toBe(code);
+      expect(script, what).toEqual(ts);
+      expect(stubbed, what).toEqual(path === 'answered' ? ts : HANDED_TO_NODE);
+    }
   }
 }

@@ -8,32 +8,19 @@ describe('bin/detect', () => {
   afterAll(() => bin.dispose());
 
   it('passes without node for a marker file, writing the plan detect.ts writes', async () => {
-    for (const files of [['package.json'], ['server.js'], ['app.js'], ['index.js'], ['package.json/', 'index.js']]) {
-      for (const viaEnv of [true, false]) {
-        const { script, ts, stubbed } = await bin.all({ files, viaEnv });
-        expect(ts.code, `${files} ${ts.stderr}`).toBe(0);
-        expect(ts.plan).toContain('name = "node"');
-        expect(script).toEqual(ts);
-        expect(stubbed).toEqual(ts);
-      }
-    }
+    const markers = [['package.json'], ['server.js'], ['app.js'], ['index.js'], ['package.json/', 'index.js']];
+    await bin.expectCases(markers.flatMap((files) => [true, false].map((viaEnv): [string, DetectCase, number] => [`${files} viaEnv=${viaEnv}`, { files, viaEnv }, 0])), 'answered');
   });
 
   it('leaves everything else to detect.ts', async () => {
-    const cases: Array<[string, DetectCase, number]> = [
+    await bin.expectCases([
       ['no marker', { files: ['main.go', 'package.json/'] }, 100],
       ['BP_NODE_PROJECT_PATH in the environment', { files: ['apps/web/package.json'], env: { BP_NODE_PROJECT_PATH: 'apps/web' } }, 0],
       ['BP_NODE_PROJECT_PATH set empty', { files: ['package.json'], env: { BP_NODE_PROJECT_PATH: '' } }, 0],
       ['BP_NODE_PROJECT_PATH in the platform env dir', { files: ['package.json', 'apps/web/server.js'], platformEnv: { BP_NODE_PROJECT_PATH: 'apps/web' } }, 0],
       ['a project path outside the app', { files: ['package.json'], env: { BP_NODE_PROJECT_PATH: '../elsewhere' } }, 1],
       ['a plan path it cannot write', { files: ['package.json'], planIn: 'missing' }, 1],
-    ];
-    for (const [what, c, code] of cases) {
-      const { script, ts, stubbed } = await bin.all(c);
-      expect(ts.code, `${what}: ${ts.stdout}${ts.stderr}`).toBe(code);
-      expect(script, what).toEqual(ts);
-      expect(stubbed, what).toEqual(HANDED_TO_NODE);
-    }
+    ], 'handed to node');
   });
 
   it('leaves a missing platform dir or plan path to detect.ts', async () => {
