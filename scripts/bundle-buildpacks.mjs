@@ -66,7 +66,7 @@ function esmOptions({ quiet, external, pure }) {
     target: 'node20',
     legalComments: 'none',
     external,
-    plugins: [sideEffectFree(pure)],
+    plugins: [sideEffectFree(pure), lazyDefault(LAZY_DEFAULT_PACKAGES)],
     logLevel: quiet ? 'error' : 'warning',
     // CommonJS dependencies inside an ESM bundle need a require of their own.
     banner: { js: "import { createRequire as __ladingRequire } from 'node:module'; const require = __ladingRequire(import.meta.url);" },
@@ -80,6 +80,34 @@ function esmOptions({ quiet, external, pure }) {
  * unused import go.
  */
 export const PURE_PACKAGES = ['semver', 'spdx-license-ids', 'spdx-exceptions', 'smol-toml'];
+
+/**
+ * Packages whose module bodies cost start-up time for what only some runs use, given a default export that is
+ * a function: each import of them gets a stand-in that loads the real module (bundled as esbuild's lazily
+ * initialised require) on its first call. string-width, which yargs and cliui use only to lay out help text,
+ * builds an Intl.Segmenter and \p{RGI_Emoji} regular expressions as it loads: ~28 ms of every `lading` run on
+ * a slow VM (the ICU data behind them), none of it needed by a build.
+ */
+export const LAZY_DEFAULT_PACKAGES = ['string-width'];
+
+function lazyDefault(packages) {
+  const filter = new RegExp(`^(${packages.join('|')})$`);
+  return {
+    name: 'lazy-default',
+    setup(b) {
+      b.onResolve({ filter }, async (args) => {
+        if (args.pluginData?.lazyDefault) return undefined;
+        const r = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: { lazyDefault: true } });
+        return r.errors.length ? { errors: r.errors } : { path: r.path, namespace: 'lazy-default' };
+      });
+      b.onLoad({ filter: /.*/, namespace: 'lazy-default' }, (args) => ({
+        contents: `let real;\nexport default function lazy(...a) { return (real ??= require(${JSON.stringify(args.path)}).default)(...a); }\n`,
+        resolveDir: dirname(args.path),
+        loader: 'js',
+      }));
+    },
+  };
+}
 
 function sideEffectFree(packages) {
   const filter = new RegExp(`^(${packages.join('|')})(/|$)`); // package names: letters, digits, '-'

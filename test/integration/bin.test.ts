@@ -19,6 +19,24 @@ describe('./bin/lading (after npm ci / npm run build)', () => {
     expect(copyHelp).toContain('Examples:');
   });
 
+  it('loads the bundle without building what only help text needs (string-width on first call)', () => {
+    // scripts/bundle-buildpacks.mjs LAZY_DEFAULT_PACKAGES: an Intl.Segmenter costs ~17 ms of ICU loading
+    const probe = [
+      'let made = 0;',
+      'const S = Intl.Segmenter;',
+      'Intl.Segmenter = class extends S { constructor(...a) { super(...a); made++; } };',
+      `const m = await import(${JSON.stringify(join(ROOT, 'dist', 'bundle', 'lading.mjs'))});`,
+      'const atLoad = made;',
+      "await m.run(['copy', '--help']);",
+      'process.stderr.write(JSON.stringify({ atLoad, afterHelp: made }));',
+    ].join('\n');
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('Examples:');
+    expect(JSON.parse(r.stderr.slice(r.stderr.lastIndexOf('{')))).toEqual({ atLoad: 0, afterHelp: expect.any(Number) });
+    expect(JSON.parse(r.stderr.slice(r.stderr.lastIndexOf('{'))).afterHelp).toBeGreaterThan(0);
+  });
+
   it('exits 2 on an unknown command or flag, with one line on stderr', () => {
     const r = spawnSync(BIN, ['frobnicate'], { encoding: 'utf8' });
     expect(r.status).toBe(2);
