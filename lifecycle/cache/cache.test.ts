@@ -12,7 +12,7 @@ import { startRegistry, type TestRegistry } from '../../test/support/registry.js
 import { tempTrees } from '../../test/support/temp-tree.js';
 import { requireTools } from '../../test/support/tools.js';
 import type { CacheMetadata } from '../platform/index.js';
-import { DirCache, ImageCache, extractLayerTar, treeState, type LayerCache } from './index.js';
+import { DirCache, ImageCache, extractLayerTar, forgetTreeListings, treeState, type LayerCache } from './index.js';
 
 const trees = tempTrees('lading-cache-');
 afterEach(() => trees.cleanup());
@@ -214,6 +214,55 @@ describe('platform.md "Caching": directory cache (--cache-dir)', () => {
     await writeFile(join(dir, 'trees', hexOf(a.diffId), 'file.txt'), 'ONE');
     expect(await next.takeTree(a.diffId, join(into, 'a2'))).toBeUndefined();
     new DirCache(await trees.create()).checkTrees(); // no trees dir: nothing to check
+  });
+
+  it("keeps the export's listing of a kept copy's directories beside it; a check in a new process uses it and still finds changes", async () => {
+    const { dir, a, unpacked } = await cachedAB();
+    const tree = join(unpacked, 'a');
+    await mkdir(join(tree, 'x/y'), { recursive: true });
+    await writeFile(join(tree, 'x/y/deep.txt'), 'deep');
+    const kept = async () => {
+      const cache = new DirCache(dir);
+      expect(await cache.keepTree(a.diffId, tree, (await treeState(tree))!)).toBe(true);
+      forgetTreeListings(); // what a new process knows: only the files
+      return cache;
+    };
+    const warnings: string[] = [];
+    const check = async () => {
+      const next = new DirCache(dir, { onWarning: (w) => warnings.push(w) });
+      next.checkTrees();
+      return next.takeTree(a.diffId, tree);
+    };
+
+    await kept();
+    const listing = join(dir, 'trees', `${hexOf(a.diffId)}.listing`);
+    expect(JSON.parse(await readFile(listing, 'utf8'))).toContainEqual(['x/y', { key: expect.any(String), names: ['deep.txt'] }]);
+    expect(await check()).toMatch(/^[0-9a-f]{64}$/);
+    expect(await readdir(join(dir, 'trees'))).toEqual([]); // taken: state and listing go with it
+
+    // a file added deep down after it was kept: found, though the listing predates it
+    await kept();
+    await writeFile(join(dir, 'trees', hexOf(a.diffId), 'x/y/added.txt'), '');
+    expect(await check()).toBeUndefined();
+    expect(warnings.join()).toMatch(/altered/);
+    expect(await readdir(join(dir, 'trees'))).toEqual([]);
+
+    // a listing that lies (a name left out) costs an unpack, never a wrong answer; one that is not a listing is ignored
+    const fill = async () => {
+      await extractLayerTar(await new DirCache(dir).open(a.diffId), 'layers/example_bp/a', tree);
+      await mkdir(join(tree, 'x/y'), { recursive: true });
+      await writeFile(join(tree, 'x/y/deep.txt'), 'deep');
+    };
+    await fill();
+    await kept();
+    await writeFile(listing, (await readFile(listing, 'utf8')).replace('"deep.txt"', ''));
+    warnings.length = 0;
+    expect(await check()).toBeUndefined();
+    expect(warnings.join()).toMatch(/altered/);
+    await fill();
+    await kept();
+    await writeFile(listing, '{not json');
+    expect(await check()).toBe(await treeState(tree));
   });
 
   it('corrupt metadata is ignored with a warning', async () => {

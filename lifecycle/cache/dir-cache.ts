@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, readdirSync } from 'node:fs';
+import { createReadStream, createWriteStream, readdirSync, readFileSync } from 'node:fs';
 import { copyFile, link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -10,7 +10,7 @@ import { LadingError, NotFoundError, hexOf, type Digest, type Layer } from '../.
 import { withFileLock } from '../../registry/layout/index.js';
 import { parseCacheMetadata, serializeCacheMetadata, type CacheMetadata } from '../platform/index.js';
 import { cachedDiffIds, withDiffIdCheck, type CacheOptions, type CacheWriteResult, type LayerCache } from './cache.js';
-import { treeState, treeStateSync } from './restored-trees.js';
+import { adoptTreeListing, treeListingText, treeState, treeStateSync } from './restored-trees.js';
 
 const METADATA_FILE = 'metadata.json';
 const BLOBS_DIR = 'blobs';
@@ -36,7 +36,8 @@ export interface DirCacheOptions extends CacheOptions {
  * verified against their diffID as they are read, so a damaged one is detected, never half-trusted.
  *
  * `trees/<hex>/` is an unpacked copy of a blob that a build left untouched (`keepTree`), with
- * `trees/<hex>.state`, its `treeState` when kept. A restore moves it into the layers dir (`takeTree`, one
+ * `trees/<hex>.state`, its `treeState` when kept, and `trees/<hex>.listing`, the names of its directories as the
+ * export saw them, so that checking it reads only the directories changed since (restored-trees.ts). A restore moves it into the layers dir (`takeTree`, one
  * rename instead of unpacking) only while that state still holds; else the blob is unpacked as usual. A commit
  * removes the copies of blobs it drops.
  */
@@ -109,6 +110,12 @@ export class DirCache implements LayerCache {
       if (!name.endsWith('.state')) continue;
       const tree = join(dir, name.slice(0, -'.state'.length));
       try {
+        // what the export that kept it saw of its directories: most are not read again
+        adoptTreeListing(tree, readFileSync(`${tree}.listing`, 'utf8'));
+      } catch {
+        // none kept: every directory is read
+      }
+      try {
         this.#checked.set(tree, treeStateSync(tree));
       } catch {
         // takeTree walks it again and treats a failure there as altered
@@ -127,6 +134,7 @@ export class DirCache implements LayerCache {
       if (state !== undefined) this.options.onWarning?.(`${this.location}: the unpacked copy of ${diffId} was altered; unpacking the blob instead`);
       await rm(tree, { recursive: true, force: true });
       await rm(`${tree}.state`, { force: true });
+      await rm(`${tree}.listing`, { force: true });
       return undefined;
     }
     await rm(dest, { recursive: true, force: true });
@@ -138,6 +146,7 @@ export class DirCache implements LayerCache {
       throw err;
     }
     await rm(`${tree}.state`, { force: true });
+    await rm(`${tree}.listing`, { force: true });
     return state;
   }
 
@@ -152,7 +161,10 @@ export class DirCache implements LayerCache {
       if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'EXDEV' || code === 'EPERM' || code === 'EACCES') return false; // one is kept already, or another filesystem
       throw err;
     }
-    // a move within one filesystem keeps the tree state (the root's ctime is not part of it)
+    // a move within one filesystem keeps the tree state (the root's ctime is not part of it) and its listing
+    const listing = treeListingText(tree);
+    if (listing !== undefined) await writeFile(`${tree}.listing`, listing);
+    else await rm(`${tree}.listing`, { force: true });
     const tmp = `${tree}.state.${randomBytes(6).toString('hex')}`;
     await writeFile(tmp, `${state}\n`);
     await rename(tmp, `${tree}.state`);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Digest } from '../../registry/oci/index.js';
 import { tempTrees } from '../../test/support/temp-tree.js';
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
-import { linkedTreeState, linkTreeState, noteRestoredTree, treeState, unchangedRestoredTree } from './index.js';
+import { forgetTreeListings, linkedTreeState, linkTreeState, noteRestoredTree, treeState, treeStateSync, unchangedRestoredTree } from './index.js';
 
 const trees = tempTrees('lading-tree-state-');
 afterEach(() => trees.cleanup());
@@ -48,6 +48,37 @@ describe('restored layer trees: is a restored cache layer still what the cache h
       expect(await unchangedRestoredTree(cache, dir, '/layers/bp/l')).toBeUndefined();
     });
   }
+
+  it("a walk that takes a directory's names from the last walk sees what one reading every directory sees", async () => {
+    const dir = await trees.create({ 'a.txt': 'one', 'sub/b.txt': 'two', 'sub/deep/c.txt': 'three', 'other/d.txt': 'four' });
+    const fresh = () => {
+      forgetTreeListings();
+      return treeStateSync(dir);
+    };
+    const first = fresh();
+    expect(treeStateSync(dir)).toBe(first); // from the listing, nothing changed
+    const edits: Array<() => Promise<unknown>> = [
+      () => writeFile(join(dir, 'sub/deep/new.txt'), ''),
+      () => rm(join(dir, 'sub/b.txt')),
+      () => rename(join(dir, 'other/d.txt'), join(dir, 'other/e.txt')),
+      () => writeFile(join(dir, 'sub/deep/c.txt'), 'THREE'),
+      () => mkdir(join(dir, 'sub/deep/inner')),
+      async () => {
+        await rm(join(dir, 'other'), { recursive: true });
+        await mkdir(join(dir, 'other'));
+        await writeFile(join(dir, 'other/e.txt'), 'four');
+      },
+    ];
+    let last = first;
+    for (const edit of edits) {
+      treeStateSync(dir); // the listing to take names from
+      await edit();
+      const remembered = treeStateSync(dir);
+      expect(remembered).not.toBe(last);
+      expect(fresh()).toBe(remembered);
+      last = remembered;
+    }
+  });
 
   it('only trusts a tree for the cache it came from and the image path its tar was made for', async () => {
     const dir = await trees.create({ 'a.txt': 'one' });
