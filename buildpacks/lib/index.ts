@@ -1,4 +1,3 @@
-export { ArchivedDir } from './archived-dir.js';
 export { contributeLayer, reuseDecision, type ContributionResult, type LayerContribution } from './contributor.js';
 export { readBuildpackDescriptor, SBOM_MEDIA_TYPES, type BuildpackDescriptor, type SbomExtension } from './descriptor.js';
 export {

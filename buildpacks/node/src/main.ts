@@ -11,7 +11,7 @@ import {
   type DependencySource,
 } from '../../lib/index.js';
 import { nodeVersionRequest, npmVersionRequest } from './node-version.js';
-import { buildScripts, npmCacheLayer, npmEnv, npmInstall, runBuildScripts } from './npm-install.js';
+import { buildScripts, npmEnv, npmInstall, runBuildScripts } from './npm-install.js';
 import { detect } from './detect.js';
 import { hasDependencies, projectDir, readProject, type NodeProject } from './project.js';
 import { contributeRuntime } from './runtime.js';
@@ -80,10 +80,9 @@ export async function buildWith(ctx: BuildContext, opts: BuildOptions = {}): Pro
   } else if (pkg) {
     const scripts = buildScripts(pkg.scripts, ctx.config('BP_NODE_RUN_SCRIPTS'), join(project.dir, 'package.json'));
     if (scripts.length) {
-      const cache = await npmCacheLayer(ctx);
-      // nothing to install: npm's cache is not unpacked, and what `npm run` writes there (its logs) is dropped
-      await runBuildScripts(ctx, project, runtime, scripts, npmEnv(ctx, runtime, cache.dir));
-      await cache.settle();
+      const cache = await ctx.layers.layer('npm-cache', { cache: true });
+      await mkdir(cache.path, { recursive: true });
+      await runBuildScripts(ctx, project, runtime, scripts, npmEnv(ctx, runtime, cache.path));
     }
   }
   return { processes: await startProcesses(project, runtime, project.dir) };

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { cp, lstat, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { basename, isAbsolute, join, normalize, relative, sep } from 'node:path';
-import { ArchivedDir, BuildpackError, contributeLayer, nodeArch, type BuildContext, type Layer, type LayerContribution, type LayerTypes, type TomlTable } from '../../lib/index.js';
+import { BuildpackError, contributeLayer, nodeArch, type BuildContext, type Layer, type LayerContribution, type LayerTypes, type TomlTable } from '../../lib/index.js';
 import { runCommand } from './command.js';
 import { installedPackages, lockfileComponents } from './package-sbom.js';
 import type { NodeProject } from './project.js';
@@ -43,17 +42,6 @@ export async function dependencyKey(project: NodeProject, members: readonly stri
 }
 
 /**
- * npm's cache (`npm_config_cache`): the cache layer `npm-cache`, holding it as one archive between builds
- * (ArchivedDir) so that a rebuild that runs no npm does not have the lifecycle walk its ~1,000 entries twice.
- * Call `open()` before running a command that installs, `settle()` when npm is done.
- */
-export async function npmCacheLayer(ctx: BuildContext): Promise<ArchivedDir> {
-  const layer = await ctx.layers.layer('npm-cache', { cache: true });
-  await mkdir(layer.path, { recursive: true });
-  return new ArchivedDir(layer.path, 'npm', (m) => ctx.logger.warn(m));
-}
-
-/**
  * The environment npm runs with: the installed runtime first on PATH, npm's cache in the cache layer, headers
  * for native addons from the runtime layer (no download), no audit/fund/update checks. The registry, auth and
  * CA come from the user's configuration the lifecycle forwards (NPM_CONFIG_USERCONFIG/GLOBALCONFIG,
@@ -64,9 +52,6 @@ export function npmEnv(ctx: BuildContext, runtime: NodeRuntime, cacheDir: string
     ...ctx.env,
     PATH: [join(runtime.layer.path, 'bin'), ctx.env['PATH']].filter(Boolean).join(':'),
     npm_config_cache: cacheDir,
-    // npm's debug logs go to the build's temp dir, not into the cache (which ArchivedDir keeps unchanged when no
-    // install runs, and which would otherwise pack up to ten old logs)
-    npm_config_logs_dir: join(tmpdir(), 'npm-logs'),
     ...(nodedir ? { npm_config_nodedir: nodedir } : {}),
     npm_config_update_notifier: 'false',
     npm_config_fund: 'false',
@@ -180,8 +165,9 @@ export async function npmInstall(ctx: BuildContext, app: NodeProject, runtime: N
   const project = root;
   const pkgFile = join(project.dir, 'package.json');
   const scripts = buildScripts(app.packageJson!.scripts, ctx.config('BP_NODE_RUN_SCRIPTS'), join(app.dir, 'package.json'));
-  const cache = await npmCacheLayer(ctx);
-  let env = npmEnv(ctx, runtime, cache.dir);
+  const cache = await ctx.layers.layer('npm-cache', { cache: true });
+  await mkdir(cache.path, { recursive: true });
+  let env = npmEnv(ctx, runtime, cache.path);
   const lockText = project.npmLockfile ? await readFile(project.npmLockfile, 'utf8') : undefined;
   // Headers only for projects that build something at install time (npm marks them hasInstallScript).
   const needsHeaders = lockText === undefined || /"hasInstallScript":\s*true/.test(lockText);
@@ -194,9 +180,8 @@ export async function npmInstall(ctx: BuildContext, app: NodeProject, runtime: N
   const base = { 'dependencies-sha256': await dependencyKey(project, members), 'node-version': runtime.version, 'npm-version': runtime.npmVersion, command, ...(selected ? { 'workspace-member': selected } : {}) };
   let installed = false;
   const install = async (l: Layer, omitDev: boolean) => {
-    if (!installed && needsHeaders) env = npmEnv(ctx, runtime, cache.dir, await contributeHeaders(ctx, runtime));
+    if (!installed && needsHeaders) env = npmEnv(ctx, runtime, cache.path, await contributeHeaders(ctx, runtime));
     installed = true;
-    await cache.open();
     const staged = await stageProject(project, l.path, members);
     const args = [command, omitDev ? '--omit=dev' : '--include=dev', ...workspace, '--no-audit', '--no-fund'];
     ctx.logger.info(`  Running npm ${args.join(' ')} for ${inputs}${scope}`);
@@ -217,7 +202,6 @@ export async function npmInstall(ctx: BuildContext, app: NodeProject, runtime: N
 
   if (scripts.length === 0) {
     const layer = await contribute('modules', { launch: true }, { ...base, omit: 'dev' }, (l) => install(l, true));
-    await cache.settle();
     await writeModulesSbom(layer);
     await linkLayer(project, layer, ctx.logger);
     return { installed, scripts };
@@ -228,7 +212,6 @@ export async function npmInstall(ctx: BuildContext, app: NodeProject, runtime: N
   await runBuildScripts(ctx, app, runtime, scripts, env);
   const layer = await contribute('modules', { launch: true }, { ...base, omit: 'dev' }, async (l) => {
     installed = true;
-    await cache.open();
     for (const m of ['', ...(await membersWithModules(full.path, members))]) {
       await cp(join(full.path, m, 'node_modules'), join(l.path, m, 'node_modules'), { recursive: true, verbatimSymlinks: true });
     }
@@ -238,7 +221,6 @@ export async function npmInstall(ctx: BuildContext, app: NodeProject, runtime: N
     await runCommand(`npm prune --omit=dev for ${inputs}${scope}`, npm(args), { cwd: l.path, env });
     await unstageProject(project, l.path, members, staged);
   });
-  await cache.settle();
   await writeModulesSbom(layer);
   await unlinkMemberModules(project.dir, full, layer);
   await linkLayer(project, layer, ctx.logger);
