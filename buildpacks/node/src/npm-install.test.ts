@@ -76,6 +76,7 @@ describe('the environment npm runs with', () => {
       npm_config_cache: '/layers/lading_nodejs/npm-cache',
       npm_config_nodedir: '/layers/lading_nodejs/node-headers',
     });
+    expect(env['npm_config_logs_dir']).not.toContain('/layers/'); // logs stay out of the cache layer
     expect(npmEnv(ctx as never, runtime as never, '/c')).not.toHaveProperty('npm_config_nodedir');
   });
 });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { cp, lstat, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { basename, isAbsolute, join, normalize, relative, sep } from 'node:path';
 import { BuildpackError, contributeLayer, nodeArch, type BuildContext, type Layer, type LayerContribution, type LayerTypes, type TomlTable } from '../../lib/index.js';
 import { runCommand } from './command.js';
@@ -52,6 +53,9 @@ export function npmEnv(ctx: BuildContext, runtime: NodeRuntime, cacheDir: string
     ...ctx.env,
     PATH: [join(runtime.layer.path, 'bin'), ctx.env['PATH']].filter(Boolean).join(':'),
     npm_config_cache: cacheDir,
+    // npm's debug logs go to the build's temp dir: in the cache they changed the cache layer on every build that
+    // runs a script (it is packed again) and piled up to ten old logs
+    npm_config_logs_dir: join(tmpdir(), 'npm-logs'),
     ...(nodedir ? { npm_config_nodedir: nodedir } : {}),
     npm_config_update_notifier: 'false',
     npm_config_fund: 'false',
