@@ -260,9 +260,14 @@ describe('platform.md "Caching": directory cache (--cache-dir)', () => {
     expect(await check()).toBeUndefined();
     expect(warnings.join()).toMatch(/altered/);
     await fill();
+    const filled = (await treeState(tree))!;
     await kept();
     await writeFile(listing, '{not json');
-    expect(await check()).toBe(await treeState(tree));
+    expect(await check()).toBe(filled);
+    // names that are paths would send the walk outside the tree: such a listing is not taken
+    await kept();
+    await writeFile(listing, (await readFile(listing, 'utf8')).replace('"deep.txt"', '"../../../../../../etc"'));
+    expect(await check()).toBe(filled);
   });
 
   it('corrupt metadata is ignored with a warning', async () => {

@@ -36,10 +36,10 @@ export interface DirCacheOptions extends CacheOptions {
  * verified against their diffID as they are read, so a damaged one is detected, never half-trusted.
  *
  * `trees/<hex>/` is an unpacked copy of a blob that a build left untouched (`keepTree`), with
- * `trees/<hex>.state`, its `treeState` when kept, and `trees/<hex>.listing`, the names of its directories as the
- * export saw them, so that checking it reads only the directories changed since (restored-trees.ts). A restore moves it into the layers dir (`takeTree`, one
- * rename instead of unpacking) only while that state still holds; else the blob is unpacked as usual. A commit
- * removes the copies of blobs it drops.
+ * `trees/<hex>.state`, its `treeState` when kept, and `trees/<hex>.listing`, the names of its directories as
+ * the export saw them, so that checking it reads only the directories changed since (restored-trees.ts). A
+ * restore moves it into the layers dir (`takeTree`, one rename instead of unpacking) only while that state
+ * still holds; else the blob is unpacked as usual. A commit removes the copies of blobs it drops.
  */
 export class DirCache implements LayerCache {
   readonly location: string;

@@ -45,8 +45,10 @@ export function adoptTreeListing(dir: string, text: string): void {
   const listing = new Map<string, { key: string; names: string[] }>();
   for (const e of parsed as unknown[]) {
     const [rel, v] = Array.isArray(e) ? (e as [unknown, { key?: unknown; names?: unknown } | undefined]) : [];
-    if (typeof rel !== 'string' || typeof v?.key !== 'string' || !Array.isArray(v.names) || !v.names.every((n) => typeof n === 'string')) return;
-    listing.set(rel, { key: v.key, names: v.names as string[] });
+    // names as readdir gives them: never a path (a listing could otherwise send the walk outside the tree)
+    const names = Array.isArray(v?.names) ? (v.names as unknown[]) : undefined;
+    if (typeof rel !== 'string' || typeof v?.key !== 'string' || !names?.every((n) => typeof n === 'string' && n !== '' && n !== '.' && n !== '..' && !n.includes('/'))) return;
+    listing.set(rel, { key: v.key, names: names as string[] });
   }
   listings.set(`${st.dev}:${st.ino}`, listing);
 }
