@@ -90,16 +90,22 @@ export const PURE_PACKAGES = ['semver', 'spdx-license-ids', 'spdx-exceptions', '
  */
 export const LAZY_DEFAULT_PACKAGES = ['string-width'];
 
+/**
+ * For a plugin's onResolve: esbuild's own resolution of `args` (the plugin's resolve call comes back through its
+ * hook, marked `plugin`, and is left alone then), changed by `then`; resolution errors as they are.
+ */
+async function resolvedThen(b, args, plugin, then) {
+  if (args.pluginData?.resolvedBy === plugin) return undefined;
+  const r = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: { resolvedBy: plugin } });
+  return r.errors.length ? { errors: r.errors } : then(r);
+}
+
 function lazyDefault(packages) {
   const filter = new RegExp(`^(${packages.join('|')})$`);
   return {
     name: 'lazy-default',
     setup(b) {
-      b.onResolve({ filter }, async (args) => {
-        if (args.pluginData?.lazyDefault) return undefined;
-        const r = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: { lazyDefault: true } });
-        return r.errors.length ? { errors: r.errors } : { path: r.path, namespace: 'lazy-default' };
-      });
+      b.onResolve({ filter }, (args) => resolvedThen(b, args, 'lazy-default', (r) => ({ path: r.path, namespace: 'lazy-default' })));
       b.onLoad({ filter: /.*/, namespace: 'lazy-default' }, (args) => ({
         contents: `let real;\nexport default function lazy(...a) { return (real ??= require(${JSON.stringify(args.path)}).default)(...a); }\n`,
         resolveDir: dirname(args.path),
@@ -114,11 +120,7 @@ function sideEffectFree(packages) {
   return {
     name: 'side-effect-free',
     setup(b) {
-      b.onResolve({ filter }, async (args) => {
-        if (args.pluginData?.sideEffectFree) return undefined;
-        const r = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: { sideEffectFree: true } });
-        return r.errors.length ? { errors: r.errors } : { ...r, sideEffects: false };
-      });
+      b.onResolve({ filter }, (args) => resolvedThen(b, args, 'side-effect-free', (r) => ({ ...r, sideEffects: false })));
     },
   };
 }
