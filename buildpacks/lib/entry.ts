@@ -8,6 +8,7 @@ import { Logger, type LogSink } from './logger.js';
 import { readStore, writeBuildResult, type BuildResult } from './outputs.js';
 import { buildPlanTable, readBuildpackPlan, type BuildPlan, type BuildpackPlan } from './plan.js';
 import { readPlatform, targetFromEnv, type Platform, type Target } from './platform.js';
+import { finishReplayRecording, startReplayRecording } from './replay.js';
 import { writeTomlFile, type TomlTable } from './toml-file.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -126,6 +127,7 @@ export async function executeBuild(fn: BuildFunction, io: ProcessIo): Promise<nu
     const layersDir = input(io, 'CNB_LAYERS_DIR', 0, 'the layers directory');
     const platformDir = input(io, 'CNB_PLATFORM_DIR', 1, 'the platform directory');
     const planPath = input(io, 'CNB_BP_PLAN_PATH', 2, 'the buildpack plan file');
+    startReplayRecording(io.env, layersDir, planPath);
     const base = await phaseContext(io, logger, platformDir);
     id = base.buildpack.id;
     logger.title(`${base.buildpack.name} ${base.buildpack.version}`);
@@ -138,9 +140,11 @@ export async function executeBuild(fn: BuildFunction, io: ProcessIo): Promise<nu
     const result = (await fn({ ...base, plan, layers, store })) ?? {};
     await layers.writeLayerTomls();
     await writeBuildResult(layersDir, result, plan);
+    await finishReplayRecording(io.env, 0);
     return 0;
   } catch (err) {
     report(logger, 'build', id, err, (io.env['BP_LOG_LEVEL'] ?? '').toUpperCase() === 'DEBUG');
+    await finishReplayRecording(io.env, ERROR_EXIT).catch(() => undefined);
     return ERROR_EXIT;
   }
 }

@@ -27,6 +27,7 @@ export { Logger, type LoggerOptions, type LogSink } from './logger.js';
 export { buildTable, launchTable, readStore, writeBuildResult, type BuildResult, type Label, type Process, type Slice } from './outputs.js';
 export { BuildpackPlan, buildPlanTable, readBuildpackPlan, type BuildPlan, type BuildpackPlanEntry, type PlanProvide, type PlanRequire } from './plan.js';
 export { parseProcfile, type ProcfileEntry } from './procfile.js';
+export { entryKind, finishReplayRecording, noteFreshUntil, noteUnsteady, REPLAY_KEY_ENV, REPLAY_LAYER, startReplayRecording, type InputKind } from './replay.js';
 export { shellWords } from './shell-words.js';
 export { bindingEntry, bindingRoot, bindingsOfType, readBindings, type Binding } from './bindings.js';
 export { goArch, nodeArch, readPlatform, targetFromEnv, type Platform, type Target } from './platform.js';

@@ -126,4 +126,9 @@ describe('moduleNeedsNode', () => {
     expect(await moduleNeedsNode(bash!)).toBe(false);
     expect(await moduleNeedsNode(family!)).toBe(false);
   });
+
+  it("is true for lading's own buildpacks, whose bin/build is a shell script that starts node after its replay check", async () => {
+    const [ours] = await modules(join(ROOT, 'buildpacks/node'));
+    expect(await moduleNeedsNode(ours!)).toBe(true);
+  });
 });

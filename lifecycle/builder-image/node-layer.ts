@@ -14,11 +14,12 @@ import type { BuildpackModule } from './modules.js';
 export const NODE_DIR = '/cnb/node';
 
 /** How much of a bin/detect or bin/build is read to tell whether it starts node. */
-const HEAD_BYTES = 2048;
+const HEAD_BYTES = 16 * 1024;
 
 /**
  * Whether a buildpack layer has a `bin/detect` or `bin/build` started through node: a node shebang, or a
- * shell script that `exec node`s (lading's own buildpacks, see buildpacks/node/bin/build).
+ * shell script with a line that starts node (`exec node …` or `node …`: lading's own buildpacks, see
+ * buildpacks/node/bin/build) in its first 16 KiB.
  */
 export async function moduleNeedsNode(m: BuildpackModule): Promise<boolean> {
   if (m.info.order) return false;
@@ -36,7 +37,7 @@ export async function moduleNeedsNode(m: BuildpackModule): Promise<boolean> {
           size += c.length;
         }
         const head = Buffer.concat(chunks).subarray(0, HEAD_BYTES).toString('utf8');
-        if (/^#!.*\bnode\b/.test(head.split('\n')[0] ?? '') || /^\s*exec node\b/m.test(head)) found = true;
+        if (/^#!.*\bnode\b/.test(head.split('\n')[0] ?? '') || /^\s*(exec\s+)?node\s/m.test(head)) found = true;
       } else {
         entry.resume();
       }

@@ -82,6 +82,35 @@ describe.skipIf(!requireTools('umoci', 'runc', 'apt-get', 'dpkg-deb'))('Node.js 
     expect(r.json<BuildJson>().uploaded).toBe(0);
   });
 
+  it('an unchanged rebuild replays the last build (bin/build without node): same output and digest; a changed input builds again', async () => {
+    const debug = ['-e', 'BP_LOG_LEVEL=DEBUG'];
+    // a new layout (no previous image: the runtime comes from the layer tree store, a change) ...
+    expect((await build(app, join(tmp, 'out-replay'), debug)).code).toBe(0);
+    // ... then a rebuild that changes nothing: it runs (a new environment, BP_LOG_LEVEL) and is kept
+    const recorded = await build(app, join(tmp, 'out-replay'), debug);
+    expect(recorded.code, recorded.stderr).toBe(0);
+    expect(recorded.stderr + recorded.stdout).not.toContain('replayed');
+    const replayed = await build(app, join(tmp, 'out-replay'), debug);
+    expect(replayed.code, replayed.stderr).toBe(0);
+    const log = replayed.stderr + replayed.stdout;
+    expect(log, recorded.stderr + recorded.stdout + log).toContain('[debug] replayed the previous build: its inputs are unchanged');
+    expect(log).toContain('Reusing layer node');
+    expect(log).toContain('Dependencies unchanged: npm did not run');
+    expect(replayed.json<BuildJson>().digest).toBe(first.digest);
+    expect(replayed.json<BuildJson>().uploaded).toBe(0);
+    const { answer } = await fetchAnswer(join(tmp, 'out-replay'));
+    expect(answer['message']).toBe('hello from express');
+
+    // a Procfile appears: an input the last build looked for and did not find
+    const changed = copyFixture('node-express', join(tmp, 'procfile'));
+    writeFileSync(join(changed, 'Procfile'), 'worker: node server.js\n');
+    const r = await build(changed, join(tmp, 'out-procfile'), debug);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr + r.stdout).not.toContain('replayed');
+    expect(processTypes(join(tmp, 'out-procfile'))).toContain('worker');
+    expect(processTypes(join(tmp, 'out-replay'))).not.toContain('worker');
+  });
+
   it('two builds from different directories give the same digest', async () => {
     const other = copyFixture('node-express', join(tmp, 'elsewhere', 'express-copy'));
     const r = await build(other, join(tmp, 'out-elsewhere'));
@@ -118,3 +147,13 @@ describe.skipIf(!requireTools('umoci', 'runc', 'apt-get', 'dpkg-deb'))('Node.js 
     expect(differing).toEqual([`${NODE}:modules`, 'app'].sort());
   });
 });
+
+/** The process types an OCI layout's `app` image declares (io.buildpacks.build.metadata). */
+function processTypes(layout: string): string[] {
+  const blob = (d: string) => JSON.parse(readFileSync(join(layout, 'blobs', ...d.split(':')), 'utf8'));
+  const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
+  const manifest = blob(index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === 'app')!.digest);
+  const config = blob(manifest.config.digest);
+  const meta = JSON.parse(config.config.Labels['io.buildpacks.build.metadata']) as { processes: { type: string }[] };
+  return meta.processes.map((p) => p.type);
+}

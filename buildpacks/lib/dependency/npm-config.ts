@@ -2,6 +2,7 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { BuildpackError } from '../errors.js';
+import { noteFreshUntil } from '../replay.js';
 import { type TomlTable } from '../toml-file.js';
 import { AnswerMemo, sharedAnswersDir } from './answer-memo.js';
 
@@ -216,7 +217,11 @@ async function memoizedDefaultRegistry(env: Env, opts: NpmConfigOptions): Promis
   const machineKey = `${DEFAULT_REGISTRY_MEMO} ${npm}`;
   const known = await answers.get(
     DEFAULT_REGISTRY_MEMO,
-    (e) => (e['npm'] === npm && typeof e['registry'] === 'string' && typeof e['at'] === 'number' && e['at'] <= now && now - e['at'] < maxAge ? e['registry'] : undefined),
+    (e) => {
+      if (e['npm'] !== npm || typeof e['registry'] !== 'string' || typeof e['at'] !== 'number' || e['at'] > now || now - e['at'] >= maxAge) return undefined;
+      noteFreshUntil(e['at'] + maxAge); // a replay of this build is good only as long as this answer
+      return e['registry'];
+    },
     machineKey,
   );
   if (known !== undefined) return known;

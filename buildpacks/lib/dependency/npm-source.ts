@@ -2,6 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { BuildpackError } from '../errors.js';
+import { noteFreshUntil } from '../replay.js';
 import type { Layers } from '../layer.js';
 import { isTable, type TomlTable } from '../toml-file.js';
 import { AnswerMemo, sharedAnswersDir } from './answer-memo.js';
@@ -135,9 +136,11 @@ export class NpmSource implements DependencySource {
     const answers = this.#maxAge > 0 ? this.#answers() : undefined;
     const key = `resolve ${this.#url(name)} ${request.constraint.trim()}${opts.includePrerelease ? ' +prerelease' : ''}`;
     const now = this.#now();
-    const known = await answers?.get(key, (e) =>
-      typeof e['version'] === 'string' && typeof e['at'] === 'number' && e['at'] <= now && now - e['at'] < this.#maxAge ? e['version'] : undefined,
-    );
+    const known = await answers?.get(key, (e) => {
+      if (typeof e['version'] !== 'string' || typeof e['at'] !== 'number' || e['at'] > now || now - e['at'] >= this.#maxAge) return undefined;
+      noteFreshUntil(e['at'] + this.#maxAge); // a replay of this build is good only as long as this answer
+      return e['version'];
+    });
     if (known !== undefined) return known;
     const version = resolveVersion(what, await this.versions(name), request, opts);
     await answers?.set(key, { version, at: now });
@@ -173,6 +176,7 @@ export class NpmSource implements DependencySource {
     // machine entry as old as the table would forget is not taken (the table would drop it again).
     const known = await answers?.get(key, (e) => {
       if (typeof e['json'] !== 'string' || typeof e['at'] !== 'number' || now - e['at'] > MEMO_FORGET_AFTER) return undefined;
+      noteFreshUntil(e['at'] + MEMO_FORGET_AFTER + 1);
       try {
         const d = JSON.parse(e['json']) as DependencyDescription;
         return d.name === name && d.version === version && typeof d.checksum === 'string' && typeof d.uri === 'string' ? d : undefined;

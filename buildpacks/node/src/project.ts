@@ -1,6 +1,6 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, normalize, resolve, sep } from 'node:path';
-import { BuildpackError } from '../../lib/index.js';
+import { BuildpackError, entryKind } from '../../lib/index.js';
 
 /** The fields of package.json this buildpack reads; everything else is left to the package manager. */
 export interface PackageJson {
@@ -34,7 +34,7 @@ export const SCRIPT_ENTRIES = ['server.js', 'app.js', 'index.js'] as const;
 
 async function readIfFile(file: string): Promise<string | undefined> {
   try {
-    if (!(await stat(file)).isFile()) return undefined;
+    if (entryKind(file) !== 'file') return undefined;
     return await readFile(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
@@ -42,9 +42,10 @@ async function readIfFile(file: string): Promise<string | undefined> {
   }
 }
 
+/** Whether `file` is a regular file (following symlinks); a build replay takes only that answer as the input (lib/replay.ts). */
 export async function isFile(file: string): Promise<boolean> {
   try {
-    return (await stat(file)).isFile();
+    return entryKind(file) === 'file';
   } catch {
     return false;
   }
