@@ -22,6 +22,8 @@ export interface RunProcessOptions {
   timeoutMs?: number;
   /** How many trailing lines of output to keep for the result (default 40). */
   tailLines?: number;
+  /** The process has started. */
+  onSpawn?: () => void;
 }
 
 export interface ProcessResult {
@@ -54,6 +56,7 @@ export async function runProcess(inv: Invocation, opts: RunProcessOptions = {}):
     detached: true,
     stop: stopTree,
     onOutput: (chunk) => take(decoder.write(chunk)),
+    ...(opts.onSpawn ? { onSpawn: () => opts.onSpawn!() } : {}),
     ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
   });

@@ -62,7 +62,12 @@ async function inputs(group: string[], plan: PlanEntry[], extra: Partial<Builder
 describe.skipIf(!HAVE_TOOLS)('buildpack.md Phase #3: Build — bash buildpacks in the private namespace', () => {
   it('Build: args, working dir, CNB_* and layer env from earlier buildpacks; never registry credentials', async () => {
     const { output, inputs: input } = await inputs(['fixtures/provider', 'fixtures/launch-tool', 'fixtures/consumer'], runtimePlan('fixtures/provider'));
-    await runBuilder(input);
+    // onSpawn: once per /bin/build, before its output
+    const events: string[] = [];
+    const onOutput = input.onOutput!;
+    await runBuilder({ ...input, onSpawn: () => events.push('spawn'), onOutput: (bp, chunk) => { if (events.at(-1) !== bp.id) events.push(bp.id); onOutput(bp, chunk); } });
+    expect(events.filter((e) => e === 'spawn')).toHaveLength(3);
+    expect(events.indexOf('spawn')).toBeLessThan(events.indexOf('fixtures/launch-tool'));
     const seen = report(output.get('fixtures/launch-tool') ?? '');
     expect(seen).toMatchObject({
       pwd: '/workspace',

@@ -39,6 +39,8 @@ export interface BuilderInputs extends BuildpackProcessInputs {
   tmpDir?: string;
   /** A buildpack's output as it runs. */
   onOutput?: (bp: GroupMember, chunk: string) => void;
+  /** Each buildpack's `/bin/build` has started. */
+  onSpawn?: () => void;
   onWarning?: WarningSink;
 }
 
@@ -154,6 +156,7 @@ export async function runBuilder(inputs: BuilderInputs): Promise<BuilderResult> 
       );
       const run = await runProcess(inputs.isolation.wrap(inv, dirs), {
         ...(inputs.onOutput ? { onOutput: (chunk: string) => inputs.onOutput!(member, chunk) } : {}),
+        ...(inputs.onSpawn ? { onSpawn: inputs.onSpawn } : {}),
         ...(inputs.signal ? { signal: inputs.signal } : {}),
         ...(inputs.timeoutMs ? { timeoutMs: inputs.timeoutMs } : {}),
       });

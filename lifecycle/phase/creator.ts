@@ -94,6 +94,8 @@ export interface CreateInput {
   onDetectRun?: (run: DetectRun) => void;
   onOutput?: (bp: GroupMember, chunk: string) => void;
   onWarning?: (message: string) => void;
+  /** A buildpack's `/bin/build` has started (this process waits on it: a time to load what comes later). */
+  onBuildSpawn?: () => void;
   /** The run image the export uses, once chosen (after build). */
   onRunImage?: (image: string, choice: FlavorChoice | undefined) => void;
 }
@@ -239,6 +241,7 @@ export async function create(input: CreateInput): Promise<CreateResult> {
         layersDir: dir.layersDir,
         tmpDir: dir.tmpDir,
         ...(input.onOutput ? { onOutput: input.onOutput } : {}),
+        ...(input.onBuildSpawn ? { onSpawn: input.onBuildSpawn } : {}),
         ...(warn ? { onWarning: warn } : {}),
       });
       if (input.layerTreesDir) {
