@@ -77,6 +77,7 @@ describe('build replay: what a build looked at and wrote (buildpacks/lib/replay.
     noteFreshUntil(1_900_000_000);
     await finishReplayRecording(env, 0);
     expect(record('until')).toBe('1900000000\n');
+    expect(statSync(join(layers, REPLAY_LAYER, 'until')).mtimeMs).toBe(1_900_000_000_000); // what the launcher compares
   });
 
   it.each([

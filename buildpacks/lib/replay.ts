@@ -309,7 +309,10 @@ async function keep(r: Recording, env: Readonly<Record<string, string | undefine
   await writeFile(join(r.replayDir, 'links'), [...r.links].map(([path, target]) => `${path}\n${target}\n`).join(''));
   await writeFile(join(r.replayDir, 'inputs'), lines.map((l) => `${l}\n`).join(''));
   await writeFile(join(r.replayDir, 'log'), r.output.join(''));
-  await writeFile(join(r.replayDir, 'until'), Number.isFinite(r.freshUntil) ? `${Math.floor(r.freshUntil)}\n` : 'never\n');
+  const until = join(r.replayDir, 'until');
+  await writeFile(until, Number.isFinite(r.freshUntil) ? `${Math.floor(r.freshUntil)}\n` : 'never\n');
+  // the launcher compares the file's mtime with the time now (`test -nt`), which sh cannot read without a program
+  if (Number.isFinite(r.freshUntil)) await fs.promises.utimes(until, Math.floor(r.freshUntil), Math.floor(r.freshUntil));
   // last: the launcher takes a record only with its key, and adds `observed` itself
   await writeFile(join(r.replayDir, 'key'), `${env[REPLAY_KEY_ENV]}\n`);
 }
