@@ -140,7 +140,7 @@ export async function executeBuild(fn: BuildFunction, io: ProcessIo): Promise<nu
     const result = (await fn({ ...base, plan, layers, store })) ?? {};
     await layers.writeLayerTomls();
     await writeBuildResult(layersDir, result, plan);
-    await finishReplayRecording(io.env, 0);
+    await finishReplayRecording(io.env, 0, (m) => logger.debug(m));
     return 0;
   } catch (err) {
     report(logger, 'build', id, err, (io.env['BP_LOG_LEVEL'] ?? '').toUpperCase() === 'DEBUG');

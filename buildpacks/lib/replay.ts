@@ -270,7 +270,7 @@ export function startReplayRecording(env: Readonly<Record<string, string | undef
  * the launcher, which completes it (`observed`, what the inputs look like now) once node has exited; otherwise
  * removes any earlier record, so that nothing stale is replayed.
  */
-export async function finishReplayRecording(env: Readonly<Record<string, string | undefined>>, exitCode: number): Promise<void> {
+export async function finishReplayRecording(env: Readonly<Record<string, string | undefined>>, exitCode: number, debug?: (message: string) => void): Promise<void> {
   const r = recording;
   recording = undefined;
   if (!r) return;
@@ -281,17 +281,17 @@ export async function finishReplayRecording(env: Readonly<Record<string, string 
   };
   await forget();
   try {
-    await keep(r, env, exitCode, toml);
+    await keep(r, env, exitCode, toml, debug);
   } catch {
     // a record that cannot be written costs the next build its replay, nothing else
     await forget().catch(() => undefined);
   }
 }
 
-async function keep(r: Recording, env: Readonly<Record<string, string | undefined>>, exitCode: number, toml: string): Promise<void> {
+async function keep(r: Recording, env: Readonly<Record<string, string | undefined>>, exitCode: number, toml: string, debug?: (message: string) => void): Promise<void> {
   const { mkdir, readdir, writeFile, copyFile } = fs.promises;
   if (exitCode !== 0 || r.unsteady !== undefined) {
-    if (exitCode === 0 && (env['BP_LOG_LEVEL'] ?? '').toUpperCase() === 'DEBUG') process.stdout.write(`[debug] not kept for replay: ${r.unsteady}\n`);
+    if (exitCode === 0) debug?.(`not kept for replay: ${r.unsteady}`);
     return;
   }
   const out = join(r.replayDir, 'out');
