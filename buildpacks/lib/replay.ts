@@ -14,6 +14,10 @@ import { dirname, join, resolve, sep } from 'node:path';
  * (recorded here by watching node:fs). When all are the same it writes the same files and prints the same
  * output, without starting node (~0.1 s of every rebuild whose dependencies did not change). Anything else runs
  * the build as usual. The record is a cache layer of the buildpack's own, never part of the image.
+ *
+ * What the watch cannot see: a read through an fs function a CommonJS dependency took out of node:fs before
+ * the watch began, and anything not made of node:fs calls (the uid, the clock beyond noteFreshUntil). Code of a
+ * buildpack that replays reads its inputs through node:fs and entryKind.
  */
 export const REPLAY_LAYER = 'lading-build-replay';
 /** The launcher's digest of what it compares before starting node (its program, arguments, env, plan, layers dir). */
@@ -81,7 +85,6 @@ export function entryKind(path: string): 'file' | 'dir' | 'other' | undefined {
 
 const original = {
   statSync: fs.statSync,
-  existsSync: fs.existsSync,
   lstatSync: fs.lstatSync,
 };
 
@@ -96,7 +99,8 @@ const under = (path: string, dir: string) => path === dir || path.startsWith(dir
 
 function observe(kind: InputKind, raw: unknown): void {
   const r = recording;
-  if (!r) return;
+  // a build already known not to be kept needs no list of what it read (a cold build reads thousands of files)
+  if (!r || r.unsteady !== undefined) return;
   if (typeof raw === 'number') return; // a descriptor: how it was opened was recorded
   const path = throughLinks(r, absolute(raw));
   if (path === undefined) return noteUnsteady(`read ${String(raw)}`);
@@ -125,7 +129,7 @@ function written(op: string, raw: unknown, opts: { mkdir?: boolean; linkTarget?:
   if (!r || r.unsteady !== undefined) return;
   const path = absolute(raw);
   if (path === undefined) return noteUnsteady(`${op} ${String(raw)}`);
-  if (under(path, r.tmp)) return void r.made.push(path);
+  if (under(path, r.tmp)) return madeInTemp(r, path);
   if (under(path, r.replayDir)) return;
   const st = original.lstatSync(path, { throwIfNoEntry: false });
   // in the app dir: removing what is not there, and making a symlink where there was nothing (node_modules
@@ -147,6 +151,10 @@ function written(op: string, raw: unknown, opts: { mkdir?: boolean; linkTarget?:
   // one of its own files at the top of its layers dir (a new or removed directory there is a layer)
   if (dirname(path) === r.layersDir && !opts.mkdir && !st?.isDirectory()) return;
   noteUnsteady(`${op} ${path}`);
+}
+
+function madeInTemp(r: Recording, path: string): void {
+  if (!r.made.some((m) => under(path, m))) r.made.push(path);
 }
 
 type Fn = (...args: unknown[]) => unknown;
@@ -194,7 +202,7 @@ function installWatchers(): void {
     write('writeFile', 'appendFile', 'rm', 'rmdir', 'unlink', 'chmod', 'lchmod', 'chown', 'lchown', 'utimes', 'lutimes', 'truncate');
     // a temp dir: what it makes is known only from the answer
     const made = (dir: unknown) => {
-      if (typeof dir === 'string' && recording && under(resolve(dir), recording.tmp)) recording.made.push(resolve(dir));
+      if (typeof dir === 'string' && recording && under(resolve(dir), recording.tmp)) madeInTemp(recording, resolve(dir));
       else written('mkdtemp', dir);
     };
     const mkdtempSync = t['mkdtempSync'];
